@@ -1,0 +1,305 @@
+"""The browser app: ask a question of the letters, read an answer whose every sentence cites a passage,
+and check each passage in its letter without leaving the page.
+
+    python app.py [--index DIR] [--host 127.0.0.1] [--port 7860]     (or: kamerqa serve)
+
+`build_demo(index)` makes the Gradio Blocks; the handlers are plain functions of the index and the
+inputs that call `qa.search` and `qa.answer`. The ask event is the API endpoint `/ask` (docs/APP.md).
+"""
+from __future__ import annotations
+
+import argparse
+import html
+import ipaddress
+import os
+import re
+import sys
+import tempfile
+import time
+import uuid
+from functools import partial
+from pathlib import Path
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported
+
+import gradio as gr  # noqa: E402
+
+from corpus.models import Hit  # noqa: E402
+from qa import feedback  # noqa: E402
+from qa.answer import cite, compose_answer, no_answer_message, tidy  # noqa: E402
+from qa.search import Filters, QuestionError, filter_mask, open_index, search  # noqa: E402
+
+EXAMPLES = [
+    "Wat wil Nederland op het gebied van secundaire migratie?",
+    "What does the Netherlands want from the Common European Asylum System?",
+    "Waarom werd de Oosterschelde niet volledig afgesloten?",
+    "Which ministry wrote about the opvang van vluchtelingen?",
+]
+SOURCES_PLACEHOLDER = "<h3>Sources</h3><p>The passages behind each answer appear here.</p>"
+_DATE = re.compile(r"^\d{4}(-\d{2}-\d{2})?$")
+SCROLL_TO_CITED = ("() => { setTimeout(() => { const el = document.getElementById('kq-cited');"
+                   " if (el) el.scrollIntoView({block: 'center'}); }, 150); }")
+CSS = """
+.kq-source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 12px; margin-bottom: 10px; }
+.kq-meta { font-size: 0.85em; color: var(--body-text-color-subdued); }
+.kq-passage { margin: 6px 0; }
+.kq-passage mark, .kq-letter mark { background: #ffe066; color: #000; }
+.kq-letter-body { white-space: pre-wrap; max-height: 60vh; overflow-y: auto; font-size: 0.9em; }
+.kq-cited { background: #e7f0ff; outline: 2px solid #7aa7ff; }
+"""
+
+
+# ---- rendering: every piece of letter text goes through html.escape ------------------------------
+
+def _flat(text: str) -> str:
+    """Letter text on one line, escaped for HTML (whitespace folded, edges kept so pieces join)."""
+    return html.escape(re.sub(r"\s+", " ", text.replace("\u00ad", "")))
+
+
+def _md(text: str) -> str:
+    """Letter text for the chat's Markdown: HTML-escaped, Markdown punctuation backslash-escaped."""
+    text = re.sub(r"([\\`*_\[\]#|~$])", r"\\\1", html.escape(tidy(text)))
+    return re.sub(r"^(\d+)\.|^([-+])", lambda m: f"{m.group(1)}\\." if m.group(1) else f"\\{m.group(2)}", text)
+
+
+def _link(url: str, label: str) -> str:
+    if not url.startswith(("https://", "http://")):
+        return ""
+    return f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener noreferrer">{label}</a>'
+
+
+def _meta_line(hit: Hit) -> str:
+    m, p = hit.letter, hit.passage
+    parts = [f"date {html.escape(m.date or 'unknown')}"]
+    if m.sender:
+        parts.append(f"from {html.escape(m.sender)}")
+    if m.dossier:
+        parts.append(f"Kamerstuk {html.escape(m.dossier)}" + (f", nr. {html.escape(m.stuk)}" if m.stuk else ""))
+    if m.kenmerk:
+        parts.append(f"kenmerk {html.escape(m.kenmerk)}")
+    parts.append(f"paragraph {p.paragraph} of letter {html.escape(m.id)}")
+    return " · ".join(parts)
+
+
+def source_card(label: str, hit: Hit, sentence: tuple[int, int] | None) -> str:
+    """One source: title, metadata, the passage in its own words with the answering sentence marked."""
+    text, p = hit.letter.text, hit.passage
+    if sentence:
+        s, e = max(sentence[0], p.start), min(sentence[1], p.end)
+        body = f"{_flat(text[p.start:s])}<mark>{_flat(text[s:e])}</mark>{_flat(text[e:p.end])}"
+    else:
+        body = _flat(text[p.start:p.end])
+    link = _link(hit.letter.url, "official publication")
+    return (f'<div class="kq-source"><b>{html.escape(label)} {html.escape(hit.letter.title or hit.letter.id)}</b>'
+            f'<div class="kq-meta">{_meta_line(hit)}</div><blockquote class="kq-passage">{body.strip()}</blockquote>'
+            f"{link}</div>")
+
+
+def letter_view(hit: Hit, sentence: tuple[int, int] | None) -> str:
+    """The whole letter, the cited passage in an element with id kq-cited, its sentence marked."""
+    text, p = hit.letter.text, hit.passage
+    s, e = sentence or (p.start, p.start)
+    cited = (f"{html.escape(text[p.start:s])}<mark>{html.escape(text[s:e])}</mark>{html.escape(text[e:p.end])}"
+             if sentence else html.escape(text[p.start:p.end]))
+    link = _link(hit.letter.url, "official publication")
+    return (f'<div class="kq-letter"><h3>{html.escape(hit.letter.title or hit.letter.id)}</h3>'
+            f'<div class="kq-meta">{_meta_line(hit)} {link}</div>'
+            f'<div class="kq-letter-body">{html.escape(text[:p.start])}<span id="kq-cited" class="kq-cited">{cited}'
+            f"</span>{html.escape(text[p.end:])}</div></div>")
+
+
+# ---- handlers -------------------------------------------------------------------------------------
+
+def read_filters(date_from: str, date_to: str, sender: str | None, dossier: str | None) -> Filters:
+    date_from, date_to = (date_from or "").strip(), (date_to or "").strip()
+    for name, value in (("From", date_from), ("To", date_to)):
+        if value and not _DATE.match(value):
+            raise gr.Error(f"{name} date '{value}' is not a date; use a year (1985) or yyyy-mm-dd (1985-06-30)")
+    return Filters(date_from, date_to, (sender or "").strip(), (dossier or "").strip())
+
+
+def answer_turn(index, question: str, filters: Filters) -> dict:
+    """One question answered: the chat message, the sources panel, and what export and feedback need."""
+    scope = filters.describe()
+    mask = filter_mask(index, filters)
+    if mask is not None and not mask.any():
+        message = f"No letter matches the filters ({scope}). Widen or clear them and ask again."
+        return {"question": question, "message": message, "sources": "", "choices": [], "markdown": message,
+                "passage_ids": [], "filters": scope}
+    hits = search(index, question, k=10, filters=filters)
+    answer = compose_answer(question, hits, index)
+    shown = ([(f"[{c.number}]", c.hit, c.sentence) for c in answer.citations] if answer.answered
+             else [(f"({n})", h, None) for n, h in enumerate(answer.related, start=1)])
+    if answer.answered:
+        body = " ".join(f"{_md(c.sentence_text())} [{c.number}]" for c in answer.citations)
+    else:
+        body = no_answer_message(answer.language) + "\n\n" + "\n".join(
+            f"- ({n}) {_md(h.letter.title or h.letter.id)}, {h.letter.date}: {_md(tidy(h.passage.text)[:160])}…"
+            for n, h in enumerate(answer.related, start=1))
+    refs = "\n".join(f"{label} {_md(cite(hit))}" for label, hit, _ in shown)
+    searched = f"*Searched letters {scope}.*".replace("….", "…") if scope else "*Searched all letters.*"
+    message = f"{body}\n\n{searched}\n\n{refs}".strip()
+    title = "Sources" if answer.answered else "Possibly relevant"
+    sources = f"<h3>{title}</h3>" + "".join(source_card(label, hit, sentence) for label, hit, sentence in shown)
+    return {"question": question, "message": message, "sources": sources, "markdown": message,
+            "choices": [(f"{label} {hit.letter.id}, paragraph {hit.passage.paragraph}",
+                         f"{hit.letter.id}|{hit.passage.start}|{s[0] if s else ''}|{s[1] if s else ''}")
+                        for label, hit, s in shown],
+            "passage_ids": [hit.passage.id for _, hit, _ in shown], "filters": scope}
+
+
+def ask(index, question, history, turns, date_from="", date_to="", sender="", dossier=""):
+    """The /ask endpoint: returns the chat history with the answer appended, and the sources panel."""
+    filters = read_filters(date_from, date_to, sender, dossier)
+    try:
+        turn = answer_turn(index, question, filters)
+    except QuestionError as e:
+        raise gr.Error(str(e)[:1].upper() + str(e)[1:]) from None
+    history = list(history or []) + [{"role": "user", "content": turn["question"].strip()},
+                                      {"role": "assistant", "content": turn["message"]}]
+    turn["message_index"] = len(history) - 1
+    return history, list(turns or []) + [turn], turn["sources"]
+
+
+def after_ask(turns):
+    """Clear the question box, list the latest sources for 'show the whole letter', refresh the export."""
+    latest = turns[-1] if turns else {"choices": []}
+    choices = latest["choices"]
+    return ("", gr.update(choices=choices, value=choices[0][1] if choices else None),
+            export_conversation(turns), "")
+
+
+def show_letter(index, choice: str | None) -> str:
+    if not choice:
+        raise gr.Error("Ask a question first, then choose one of its sources")
+    letter_id, start, s, e = choice.split("|")
+    passage = next((p for p in index.passages if p.letter_id == letter_id and p.start == int(start)), None)
+    if passage is None:
+        raise gr.Error(f"Passage {letter_id}#{start} is not in this index; ask the question again")
+    hit = Hit(passage, 0.0, index.letters[letter_id])
+    return letter_view(hit, (int(s), int(e)) if s else None)
+
+
+def export_conversation(turns) -> str | None:
+    """The conversation as a Markdown file (question, answer with markers, full citations); its path."""
+    if not turns:
+        return None
+    parts = ["# kamerqa conversation\n"]
+    for turn in turns:
+        parts.append(f"## {turn['question'].strip()}\n\n{turn['markdown']}\n")
+    folder = Path(tempfile.gettempdir()) / "kamerqa-exports"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"kamerqa-conversation-{uuid.uuid4().hex[:8]}.md"
+    path.write_text("\n".join(parts), encoding="utf-8")
+    return str(path)
+
+
+def give_feedback(turns, like: gr.LikeData) -> None:
+    """Store a thumbs up/down for the answer it was given on ($KAMERQA_FEEDBACK_DB or the user data folder)."""
+    turn = next((t for t in turns or [] if t.get("message_index") == like.index), None)
+    if turn is None or like.liked not in (True, False):
+        return
+    feedback.record_feedback("up" if like.liked else "down", turn["question"], turn["markdown"],
+                             turn["passage_ids"], turn["filters"])
+    gr.Info("Thank you; your feedback is saved.")
+
+
+def clear():
+    return [], [], SOURCES_PLACEHOLDER, "", gr.update(choices=[], value=None), None
+
+
+# ---- layout ---------------------------------------------------------------------------------------
+
+def build_demo(index) -> gr.Blocks:
+    senders = sorted({m.sender for m in index.letters.values() if m.sender})
+    dossiers = sorted({m.dossier for m in index.letters.values() if m.dossier})
+    with gr.Blocks(title="kamerqa") as demo:
+        gr.Markdown(f"## kamerqa: ask the Kamerbrieven\nAsk in Dutch or English. Every answer sentence is quoted "
+                    f"from a letter and cited; check it in the sources panel. {len(index.letters)} letters indexed.")
+        turns = gr.State([])
+        with gr.Row():
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(label="Answers", height=480, elem_id="kq-chat", latex_delimiters=[],
+                                     buttons=["copy"])
+                question = gr.Textbox(label="Question", placeholder="Wat wil Nederland met het GEAS?",
+                                      elem_id="kq-question", lines=1, max_lines=4)
+                with gr.Row():
+                    ask_button = gr.Button("Ask", variant="primary", elem_id="kq-ask")
+                    clear_button = gr.Button("Clear", elem_id="kq-clear")
+                    download = gr.DownloadButton("Download (Markdown)", value=None, elem_id="kq-export")
+                gr.Examples(EXAMPLES, inputs=question, label="Examples")
+                with gr.Accordion("Filters (apply to the next question)", open=False, elem_id="kq-filters"):
+                    with gr.Row():
+                        date_from = gr.Textbox(label="From", placeholder="1980 or 1980-01-31", elem_id="kq-from")
+                        date_to = gr.Textbox(label="To", placeholder="1990 or 1990-12-31", elem_id="kq-to")
+                    sender = gr.Dropdown([""] + senders, value="", label="Sender / ministry", filterable=True,
+                                         allow_custom_value=True, elem_id="kq-sender")
+                    dossier = gr.Dropdown([""] + dossiers, value="", label="Dossier", filterable=True,
+                                          allow_custom_value=True, elem_id="kq-dossier")
+            with gr.Column(scale=2):
+                sources = gr.HTML(SOURCES_PLACEHOLDER,
+                                  elem_id="kq-sources", js_on_load=None)
+                choice = gr.Radio([], label="Source to read in full", elem_id="kq-choice")
+                show_button = gr.Button("Show the whole letter", elem_id="kq-show")
+                letter = gr.HTML("", elem_id="kq-letter", js_on_load=None)
+
+        inputs = [question, chatbot, turns, date_from, date_to, sender, dossier]
+        ask_fn = partial(ask, index)
+        ask_fn.__name__ = "ask"
+        after = dict(fn=after_ask, inputs=turns, outputs=[question, choice, download, letter], show_progress="hidden",
+                     api_visibility="private")
+        ask_button.click(ask_fn, inputs, [chatbot, turns, sources], api_name="ask").then(**after)
+        question.submit(ask_fn, inputs, [chatbot, turns, sources], api_visibility="private").then(**after)
+        show_button.click(partial(show_letter, index), choice, letter, api_visibility="private").then(
+            None, None, None, js=SCROLL_TO_CITED)
+        chatbot.like(give_feedback, turns, None, api_visibility="private")
+        cleared = [chatbot, turns, sources, letter, choice, download]
+        clear_button.click(clear, None, cleared, api_visibility="private")
+        chatbot.clear(clear, None, cleared, api_visibility="private")
+    return demo
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="app.py", description="The kamerqa browser app.")
+    parser.add_argument("--index", type=Path, default=None, help="index folder (default: $KAMERQA_INDEX, "
+                        "else the user data folder)")
+    parser.add_argument("--model", default=None, help="embedding model (default: the index's own)")
+    parser.add_argument("--host", default=os.environ.get("KAMERQA_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    args = parser.parse_args(argv)
+
+    from index.embed import ModelError
+    from index.store import IndexError_
+
+    started = time.perf_counter()
+    try:
+        index = open_index(args.index, args.model)
+        search(index, "warm-up")  # load the model's weights and the search caches now, not on the first question
+    except (IndexError_, ModelError) as e:
+        print(f"kamerqa serve: {e}", file=sys.stderr)
+        return 2
+    print(f"kamerqa: {len(index.letters)} letters, {len(index.passages)} passages loaded in "
+          f"{time.perf_counter() - started:.1f} s", file=sys.stderr)
+    auth = None
+    if not is_loopback(args.host):
+        user, password = os.environ.get("KAMERQA_USERNAME"), os.environ.get("KAMERQA_PASSWORD")
+        auth = (user, password) if user and password else None
+        print(f"kamerqa: warning: serving on {args.host}, reachable from other machines; "
+              + ("login required (KAMERQA_USERNAME/KAMERQA_PASSWORD)" if auth else
+                 "no login: set KAMERQA_USERNAME and KAMERQA_PASSWORD to require one"), file=sys.stderr)
+    build_demo(index).queue().launch(server_name=args.host, server_port=args.port, share=False, auth=auth,
+                                     css=CSS, ssr_mode=False, show_error=False, footer_links=["api"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,218 @@
+"""Build an index from letters (embed passages and sentences, BM25) and load it back."""
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from corpus.chunk import ChunkSettings, chunk_letter
+from corpus.models import Letter, Passage
+from index.embed import Embedder, cache_dir, load_embedder
+from index.lexical import Lexical
+from index.store import (Index, IndexError_, read_letters, read_manifest, read_passages, save_index,
+                         verify_files)
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    chunking: ChunkSettings = ChunkSettings()
+    header: bool = True  # embed "title (year)" before the passage text
+    sentences: bool = True  # embed sentences too, for sentence-level scoring
+    min_sentence_words: int = 4
+
+    def as_dict(self) -> dict:
+        return {**self.chunking.as_dict(), "header": self.header, "sentences": self.sentences,
+                "min_sentence_words": self.min_sentence_words}
+
+
+@dataclass
+class BuildReport:
+    letters: int = 0
+    passages: int = 0
+    sentences: int = 0
+    embedded: int = 0  # texts actually run through the model (the rest came from the cache)
+    seconds: float = 0.0
+    skipped: list = field(default_factory=list)
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def corpus_fingerprint(letters: list[Letter]) -> str:
+    h = hashlib.sha256()
+    for letter in sorted(letters, key=lambda x: x.id):
+        h.update(letter.id.encode() + b"\0" + text_hash(letter.text).encode() + b"\n")
+    return h.hexdigest()[:16]
+
+
+def passage_document(passage: Passage, letter: Letter, header: bool) -> str:
+    """The text embedded for a passage: an optional header line with the letter's subject and year."""
+    if not header or not (letter.title or letter.date):
+        return passage.search_text
+    year = f" ({letter.date[:4]})" if letter.date else ""
+    return f"{letter.title[:150]}{year}\n{passage.search_text}"
+
+
+def sentence_texts(passage: Passage, min_words: int) -> list[tuple[int, str]]:
+    """(number, cleaned text) of the passage's sentences that have at least `min_words` words."""
+    texts = ((j, passage.search_text[s:e]) for j, (s, e) in enumerate(passage.clean_sentences))
+    return [(j, t) for j, t in texts if len(t.split()) >= min_words]
+
+
+class EmbeddingCache:
+    """Vectors by (model fingerprint, text hash) in a SQLite file, so unchanged text is never re-embedded."""
+
+    def __init__(self, path: Path | None, fingerprint: str):
+        self.fingerprint = fingerprint
+        self.db = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(str(path), timeout=30)
+            self.db.execute("CREATE TABLE IF NOT EXISTS v (model TEXT, hash TEXT, vec BLOB, PRIMARY KEY (model, hash))")
+
+    def get(self, hashes: list[str]) -> dict[str, np.ndarray]:
+        if self.db is None:
+            return {}
+        found = {}
+        for i in range(0, len(hashes), 500):
+            part = hashes[i:i + 500]
+            rows = self.db.execute(
+                f"SELECT hash, vec FROM v WHERE model=? AND hash IN ({','.join('?' * len(part))})",
+                [self.fingerprint, *part])
+            found.update((h, np.frombuffer(b, dtype=np.float32)) for h, b in rows)
+        return found
+
+    def put(self, items: dict[str, np.ndarray]) -> None:
+        if self.db is not None and items:
+            self.db.executemany("INSERT OR REPLACE INTO v VALUES (?, ?, ?)",
+                                [(self.fingerprint, h, v.astype(np.float32).tobytes()) for h, v in items.items()])
+            self.db.commit()
+
+
+def embed_with_cache(texts: list[str], embedder: Embedder, cache: EmbeddingCache, batch: int = 256,
+                     progress: str | None = None) -> tuple[np.ndarray, int]:
+    """Vectors for `texts`; only texts missing from the cache go through the model. Returns (vectors, n embedded)."""
+    hashes = [text_hash(t) for t in texts]
+    known = cache.get(list(set(hashes)))
+    todo = sorted({h: t for h, t in zip(hashes, texts) if h not in known}.items(), key=lambda kv: len(kv[1]))
+    bar = None
+    if progress and todo:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), desc=progress, unit="text")
+    for i in range(0, len(todo), batch):  # length-sorted batches: little padding
+        part = todo[i:i + batch]
+        vectors = embedder.encode_passages([t for _, t in part])
+        new = {h: v for (h, _), v in zip(part, vectors)}
+        cache.put(new)
+        known.update(new)
+        if bar:
+            bar.update(len(part))
+    if bar:
+        bar.close()
+    out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    for i, h in enumerate(hashes):
+        out[i] = known[h]
+    return out, len(todo)
+
+
+def choose_faiss_index(vectors: np.ndarray):
+    """Exact inner-product search while small; HNSW above `ANN_THRESHOLD` passages."""
+    import faiss
+
+    n, dim = vectors.shape
+    if n < ANN_THRESHOLD:
+        index = faiss.IndexFlatIP(dim)
+    else:
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 64
+    index.add(vectors)
+    return index
+
+
+ANN_THRESHOLD = 200_000
+
+
+def build_index(letters: list[Letter], path: Path, embedder: Embedder | None = None,
+                settings: BuildSettings = BuildSettings(), progress: bool = False,
+                cache_path: Path | None | str = "default") -> BuildReport:
+    """Chunk, embed and index `letters` into the folder `path` (replacing what is there, atomically)."""
+    import faiss
+
+    started = time.perf_counter()
+    embedder = embedder or load_embedder()
+    if cache_path == "default":
+        cache_path = None if embedder.name == "fake" else cache_dir() / "embeddings.sqlite"
+    cache = EmbeddingCache(cache_path, embedder.fingerprint)
+    report = BuildReport(letters=len(letters))
+    by_id = {letter.id: letter for letter in letters}
+    passages = [p for letter in letters for p in chunk_letter(letter, settings.chunking)]
+    if not passages:
+        raise IndexError_("the letters gave no passages (are they empty?); nothing was written")
+    documents = [passage_document(p, by_id[p.letter_id], settings.header) for p in passages]
+    vectors, embedded = embed_with_cache(documents, embedder, cache, progress="passages" if progress else None)
+    sentence_vectors, owner = None, np.zeros((0, 2), dtype=np.int32)
+    if settings.sentences:
+        triples = [(i, j, t) for i, p in enumerate(passages) for j, t in sentence_texts(p, settings.min_sentence_words)]
+        owner = np.array([(i, j) for i, j, _ in triples], dtype=np.int32).reshape(-1, 2)
+        sentence_vectors, n = embed_with_cache([t for _, _, t in triples], embedder, cache,
+                                               progress="sentences" if progress else None)
+        embedded += n
+    lexical = Lexical.build([f"{by_id[p.letter_id].title} {p.search_text}" for p in passages])
+
+    def write_arrays(folder: Path) -> None:
+        faiss.write_index(choose_faiss_index(vectors), str(folder / "passages.faiss"))
+        if sentence_vectors is not None:
+            faiss.write_index(choose_faiss_index(sentence_vectors), str(folder / "sentences.faiss"))
+            np.save(folder / "sentence_owner.npy", owner)
+        (folder / "lexical").mkdir()
+        lexical.save(folder / "lexical")
+
+    manifest = {"model": embedder.name, "model_fingerprint": embedder.fingerprint, "dimension": embedder.dim,
+                "settings": settings.as_dict(), "corpus_fingerprint": corpus_fingerprint(letters),
+                "faiss": "flat" if len(passages) < ANN_THRESHOLD else "hnsw32"}
+    save_index(path, manifest, letters, passages, write_arrays)
+    report.passages, report.sentences, report.embedded = len(passages), len(owner), embedded
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def load_index(path: Path, embedder: Embedder | None = None, deep_check: bool = True) -> Index:
+    """Load the index at `path`; with `embedder`, check it is the model the index was built with."""
+    import faiss
+
+    path = Path(path)
+    manifest = read_manifest(path)
+    if embedder is not None:
+        check_model(manifest, embedder, path)
+    folder = verify_files(path, manifest, deep=deep_check)
+    try:
+        letters = read_letters(folder)
+        passages = read_passages(folder, letters)
+        vectors = faiss.read_index(str(folder / "passages.faiss"))
+        index = Index(path, manifest, letters, passages, vectors)
+        if (folder / "sentences.faiss").exists():
+            index.sentence_vectors = faiss.read_index(str(folder / "sentences.faiss"))
+            index.sentence_owner = np.load(folder / "sentence_owner.npy")
+        index.lexical = Lexical.load(folder / "lexical")
+    except (OSError, ValueError, KeyError, RuntimeError) as e:
+        raise IndexError_(f"the index at {path} cannot be read ({type(e).__name__}: {str(e)[:120]}); "
+                          f"rebuild it with: kamerqa index --index {path}") from None
+    if vectors.ntotal != len(passages):
+        raise IndexError_(f"the index at {path} has {vectors.ntotal} vectors for {len(passages)} passages; "
+                          f"rebuild it with: kamerqa index --index {path}")
+    return index
+
+
+def check_model(manifest: dict, embedder: Embedder, path: Path) -> None:
+    if manifest["model_fingerprint"] != embedder.fingerprint or manifest["dimension"] != embedder.dim:
+        raise IndexError_(
+            f"the index at {path} was built with model {manifest['model']!r}, not {embedder.name!r}; "
+            f"use --model {manifest['model']} (or KAMERQA_MODEL), or rebuild: kamerqa index --index {path} "
+            f"--model {embedder.name}")

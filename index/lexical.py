@@ -1,0 +1,114 @@
+"""Lexical search: BM25 (bm25s) over a Dutch analyser.
+
+The analyser lower-cases, folds accents, normalises pre-1947 spelling (search only, never display:
+"Regeering" -> "regering", "Nederlandsche" -> "nederlandse", "ambtgenooten" -> "ambtgenoten",
+"eene" -> "een"), drops Dutch stop words and stems with Snowball (PyStemmer). Query words that are not
+in the index's vocabulary are expanded to close vocabulary words (rapidfuzz), so typos still match.
+"""
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+_VOWEL = "aeiouy"
+_OLD_WORDS = {"eene": "een", "eener": "een", "eenen": "een", "den": "de", "zoo": "zo", "ook": "ook",
+              "mensch": "mens", "menschen": "mensen", "hunne": "hun", "zijne": "zijn", "onze": "onze"}
+STOPWORDS = frozenset("""
+de het een en van in op te dat die is voor met zijn aan er niet om als ook bij of door naar dan
+maar uit wordt nog tot over worden zich deze dit kan ook werd wel al reeds zal zou heeft hebben
+was waren ik u uw wij we ze zij hij haar hun men geen meer zo nu wat wie waar welke hoe waarom
+wanneer the of and to in on for a an is are was were what which who why how when does did do
+about with by from at that this it as be has have had been would should
+""".split())
+
+
+def fold(word: str) -> str:
+    """Lower-case and strip accents: 'Financiën' -> 'financien'."""
+    decomposed = unicodedata.normalize("NFKD", word.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+@lru_cache(maxsize=500_000)
+def modernise(word: str) -> str:
+    """Pre-1947 spelling to modern, for matching: double vowels in open syllables, -sch(e), eene."""
+    if word in _OLD_WORDS:
+        return _OLD_WORDS[word]
+    word = re.sub(rf"(ee|oo)([^{_VOWEL}])(?=[{_VOWEL}])", lambda m: m.group(1)[0] + m.group(2), word)
+    word = re.sub(r"(?<=[^i])sch(e?)(n|r)?$", lambda m: "s" + m.group(1) + (m.group(2) or ""), word)
+    return word
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("dutch")
+
+
+@lru_cache(maxsize=500_000)
+def _term(word: str) -> str:
+    return _stemmer().stemWord(modernise(word))
+
+
+def analyse(text: str) -> list[str]:
+    """Text to index terms."""
+    words = (fold(w) for w in _TOKEN.findall(text))
+    return [_term(w) for w in words if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+
+
+@dataclass
+class Lexical:
+    """A BM25 index over passages, with its vocabulary for typo expansion."""
+
+    bm25: object
+    vocab: list[str]
+
+    @classmethod
+    def build(cls, texts: list[str]) -> "Lexical":
+        import bm25s
+
+        bm25 = bm25s.BM25(k1=1.2, b=0.75)
+        bm25.index([analyse(t) for t in texts], show_progress=False)
+        return cls(bm25, sorted(t for t in bm25.vocab_dict if t))
+
+    def save(self, folder: Path) -> None:
+        self.bm25.save(str(folder), show_progress=False)
+
+    @classmethod
+    def load(cls, folder: Path) -> "Lexical":
+        import bm25s
+
+        bm25 = bm25s.BM25.load(str(folder), show_progress=False, verbosity=0)
+        vocab = json.loads((Path(folder) / "vocab.index.json").read_text())
+        return cls(bm25, sorted(t for t in vocab if t))
+
+    def query_terms(self, question: str, fuzzy: bool = True) -> list[str]:
+        """Analysed question terms; unknown ones replaced by their closest vocabulary words."""
+        known = self.bm25.vocab_dict
+        terms = []
+        for term in analyse(question):
+            if term in known:
+                terms.append(term)
+            elif fuzzy and len(term) >= 5:
+                terms.extend(_close_terms(term, tuple(self.vocab)))
+        return terms
+
+    def scores(self, question: str) -> np.ndarray:
+        """BM25 score of every passage for `question`."""
+        terms = self.query_terms(question)
+        if not terms:
+            return np.zeros(self.bm25.scores["num_docs"], dtype=np.float32)
+        return self.bm25.get_scores(terms).astype(np.float32)
+
+
+def _close_terms(term: str, vocab: tuple[str, ...], limit: int = 2, cutoff: float = 85.0) -> list[str]:
+    from rapidfuzz import fuzz, process
+
+    return [m[0] for m in process.extract(term, vocab, scorer=fuzz.ratio, limit=limit, score_cutoff=cutoff)]

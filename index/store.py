@@ -1,0 +1,176 @@
+"""An index is one folder a person can inspect:
+
+    INDEX/manifest.json        format version, model and fingerprint, dimension, chunking settings,
+                               corpus fingerprint, creation time, the files of the current generation
+    INDEX/gen-<id>/letters.jsonl, passages.jsonl, passages.faiss, sentences.faiss, sentence_owner.npy,
+                   lexical/ (bm25s)
+
+Saving writes a new generation folder completely, then replaces manifest.json atomically, then removes
+older generations: a crash at any moment leaves either the old or the new index whole and loadable.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from corpus.models import Letter, Passage
+
+FORMAT_VERSION = 3
+MANIFEST = "manifest.json"
+
+
+class IndexError_(RuntimeError):
+    """An index that is missing, damaged or made for another model; the message says what to run."""
+
+
+def default_index_dir() -> Path:
+    if os.environ.get("KAMERQA_INDEX"):
+        return Path(os.environ["KAMERQA_INDEX"])
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("kamerqa")) / "index"
+
+
+@dataclass
+class Index:
+    path: Path
+    manifest: dict
+    letters: dict[str, Letter]
+    passages: list[Passage]
+    vectors: object  # faiss index over passage vectors
+    sentence_vectors: object | None = None  # faiss index over sentence vectors
+    sentence_owner: np.ndarray | None = None  # (passage number, sentence number) of each sentence vector
+    lexical: object | None = None  # index.lexical.Lexical
+    extra: dict = field(default_factory=dict)  # caches built on load (metadata lookups)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as f:
+                os.fsync(f.fileno())
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_jsonl(path: Path, rows) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def passage_row(p: Passage) -> dict:
+    return {"letter_id": p.letter_id, "paragraph": p.paragraph, "start": p.start, "end": p.end,
+            "search_text": p.search_text, "sentences": [list(s) for s in p.sentences],
+            "clean_sentences": [list(s) for s in p.clean_sentences]}
+
+
+def save_index(path: Path, manifest: dict, letters: list[Letter], passages: list[Passage],
+               write_arrays) -> Path:
+    """Write a new generation with `write_arrays(folder)` adding the vector and lexical files, then
+    switch the manifest to it. Returns the generation folder."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    generation = f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    folder = path / generation
+    folder.mkdir()
+    write_jsonl(folder / "letters.jsonl", (asdict(letter) for letter in letters))
+    write_jsonl(folder / "passages.jsonl", (passage_row(p) for p in passages))
+    write_arrays(folder)
+    files = {}
+    for file in sorted(folder.rglob("*")):
+        if file.is_file():
+            rel = str(file.relative_to(folder))
+            files[rel] = {"bytes": file.stat().st_size,
+                          "sha256": _sha256(file) if file.stat().st_size < 256 * 2**20 else None}
+    _fsync_tree(folder)
+    manifest = {**manifest, "format_version": FORMAT_VERSION, "generation": generation, "files": files,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "letters": len(letters), "passages": len(passages)}
+    tmp = path / f".{MANIFEST}.{uuid.uuid4().hex[:6]}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path / MANIFEST)
+    _fsync_tree_dir(path)
+    for old in path.glob("gen-*"):
+        if old.name != generation:
+            shutil.rmtree(old, ignore_errors=True)
+    for stale in path.glob(f".{MANIFEST}.*.tmp"):
+        stale.unlink(missing_ok=True)
+    return folder
+
+
+def _fsync_tree_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_manifest(path: Path) -> dict:
+    path = Path(path)
+    file = path / MANIFEST
+    if not file.exists():
+        raise IndexError_(f"no index at {path}; build one with: kamerqa index --index {path}")
+    try:
+        manifest = json.loads(file.read_text())
+    except ValueError:
+        raise IndexError_(f"the index manifest {file} is damaged; rebuild with: kamerqa index --index {path}") from None
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexError_(f"the index at {path} has format {manifest.get('format_version')}, this kamerqa reads "
+                          f"{FORMAT_VERSION}; rebuild it with: kamerqa index --index {path}")
+    return manifest
+
+
+def verify_files(path: Path, manifest: dict, deep: bool = True) -> Path:
+    """The generation folder, after checking every file is there with its size (and hash when `deep`)."""
+    folder = Path(path) / manifest["generation"]
+    fix = f"rebuild it with: kamerqa index --index {path}"
+    for rel, info in manifest["files"].items():
+        file = folder / rel
+        if not file.exists():
+            raise IndexError_(f"index file {file} is missing; {fix}")
+        if file.stat().st_size != info["bytes"]:
+            raise IndexError_(f"index file {file} is truncated or changed ({file.stat().st_size} bytes, "
+                              f"expected {info['bytes']}); {fix}")
+        if deep and info.get("sha256") and _sha256(file) != info["sha256"]:
+            raise IndexError_(f"index file {file} is corrupted (checksum differs); {fix}")
+    return folder
+
+
+def read_letters(folder: Path) -> dict[str, Letter]:
+    with open(folder / "letters.jsonl", encoding="utf-8") as f:
+        return {letter.id: letter for letter in (Letter(**json.loads(line)) for line in f)}
+
+
+def read_passages(folder: Path, letters: dict[str, Letter]) -> list[Passage]:
+    out = []
+    with open(folder / "passages.jsonl", encoding="utf-8") as f:
+        for line in f:
+            row = json.loads(line)
+            raw = letters[row["letter_id"]].text
+            out.append(Passage(row["letter_id"], row["paragraph"], row["start"], row["end"],
+                               raw[row["start"]:row["end"]], row["search_text"],
+                               tuple(tuple(s) for s in row["sentences"]),
+                               tuple(tuple(s) for s in row["clean_sentences"])))
+    return out

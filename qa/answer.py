@@ -1,0 +1,103 @@
+"""An extractive answer: the sentences of the best passages that answer the question, each followed by
+its citation marker. No sentence appears that is not in a cited letter; when nothing answers well
+enough the answer says so and lists the closest passages as possibly relevant."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from corpus.models import Hit
+from qa import hints
+
+# Below this score of the best hit (hybrid retriever) kamerqa abstains; chosen in docs/RETRIEVAL.md
+# from the abstention figures on unanswerable versus development questions.
+ABSTAIN_BELOW = 0.80
+MAX_CITED = 3
+
+
+@dataclass(frozen=True)
+class Citation:
+    number: int
+    hit: Hit
+    sentence: tuple[int, int]  # raw span of the answering sentence in the letter
+
+    def sentence_text(self) -> str:
+        return tidy(self.hit.letter.text[self.sentence[0]:self.sentence[1]])
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    answered: bool
+    citations: tuple[Citation, ...] = ()
+    related: tuple[Hit, ...] = ()  # possibly relevant when not answered
+    language: str = "nl"
+    note: str = field(default="")
+
+    def sentences(self) -> list[str]:
+        return [f"{c.sentence_text()} [{c.number}]" for c in self.citations]
+
+    def as_text(self) -> str:
+        lines = [f"Q: {self.question}"]
+        if self.answered:
+            lines += self.sentences()
+            lines.append("")
+            lines += [f"[{c.number}] {cite(c.hit)}" for c in self.citations]
+        else:
+            lines.append(no_answer_message(self.language))
+            lines += [f"  - {cite(h)}: {tidy(h.passage.text)[:200]}" for h in self.related]
+        return "\n".join(lines)
+
+
+def tidy(text: str) -> str:
+    """Raw letter text folded onto one line for display (the words are the letter's own)."""
+    return re.sub(r"\s+", " ", text.replace("\u00ad", "")).strip()
+
+
+def cite(hit: Hit) -> str:
+    """'Letter sgd-0000142774, ¶1: Afsluiting van de Oosterschelde, 1983-06-21, Minister van ...'"""
+    m = hit.letter
+    parts = [f"letter {m.id}, paragraph {hit.passage.paragraph}"]
+    parts += [x for x in (m.title, m.date, m.sender) if x]
+    if m.dossier:
+        parts.append(f"Kamerstuk {m.dossier}" + (f", nr. {m.stuk}" if m.stuk else ""))
+    if m.kenmerk:
+        parts.append(f"kenmerk {m.kenmerk}")
+    if m.url:
+        parts.append(m.url)
+    return "; ".join(parts)
+
+
+def no_answer_message(language: str) -> str:
+    if language == "en":
+        return "I found no passage that answers this well enough. Possibly relevant:"
+    return "Ik vond geen passage die deze vraag goed genoeg beantwoordt. Mogelijk relevant:"
+
+
+def best_sentence(hit: Hit, question: str, index=None) -> tuple[int, int]:
+    """Raw span of the hit's sentence that best answers the question: by sentence vectors when the
+    index has them, else by shared words."""
+    spans = hit.passage.sentences or ((hit.passage.start, hit.passage.end),)
+    if index is not None and index.sentence_vectors is not None and "embedder" in index.extra:
+        from qa.search import query_vector, sentence_matrix
+
+        rows = np.flatnonzero(index.extra["passage_row"][hit.passage.id] == index.sentence_owner[:, 0])
+        if rows.size:
+            scores = sentence_matrix(index)[rows] @ query_vector(index, question)
+            return spans[int(index.sentence_owner[rows[int(np.argmax(scores))], 1])]
+    words = set(re.findall(r"\w{4,}", question.lower()))
+    overlap = [len(words & set(re.findall(r"\w{4,}", hit.letter.text[s:e].lower()))) for s, e in spans]
+    return spans[int(np.argmax(overlap))]
+
+
+def compose_answer(question: str, hits: list[Hit], index=None, abstain_below: float = ABSTAIN_BELOW) -> Answer:
+    """The answer to `question` from its hits (best first)."""
+    language = hints.language(question)
+    if not hits or hits[0].score < abstain_below:
+        return Answer(question, False, related=tuple(hits[:3]), language=language)
+    top = hits[0].score
+    chosen = [h for h in hits[:MAX_CITED] if h.score >= top - 0.05]
+    citations = tuple(Citation(n, h, best_sentence(h, question, index)) for n, h in enumerate(chosen, start=1))
+    return Answer(question, True, citations, language=language)

@@ -1,0 +1,183 @@
+"""Find the passages that answer a question.
+
+Retrievers, by name (`RETRIEVERS`):
+  dense    cosine of the question to each passage vector (multilingual-e5-small)
+  sentence a passage scored by its best-matching sentence and by itself (dense)
+  bm25     BM25 over the Dutch analyser (stemming, old spelling, typo expansion)
+  hybrid   sentence-level dense plus BM25, weighted by what the question is (the default)
+Every retriever takes the same filters (date range, sender, dossier) and the hints the question itself
+gives (a year, a ministry or person), and returns `Hit`s, best first.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from corpus.models import Hit
+from index.build import check_model, load_index
+from index.embed import Embedder, load_embedder
+from index.store import Index, IndexError_, default_index_dir, read_manifest
+from qa import hints
+
+MAX_QUESTION_CHARS = 2000
+DEFAULT_RETRIEVER = "hybrid"
+
+
+class QuestionError(ValueError):
+    """A question that cannot be searched; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    date_from: str = ""  # ISO date or year, inclusive
+    date_to: str = ""
+    sender: str = ""  # part of the sender (case-insensitive), e.g. "Verkeer en Waterstaat" or "Harbers"
+    dossier: str = ""  # e.g. "29 515" (spaces optional)
+
+    def describe(self) -> str:
+        parts = []
+        if self.date_from or self.date_to:
+            parts.append(f"dated {self.date_from or '…'} to {self.date_to or '…'}")
+        if self.sender:
+            parts.append(f"from senders matching '{self.sender}'")
+        if self.dossier:
+            parts.append(f"in dossier {self.dossier}")
+        return ", ".join(parts)
+
+
+def open_index(path: Path | str | None = None, model: str | None = None, deep_check: bool = True) -> Index:
+    """Load the index with the embedding model it was built with (or `model`, which must match)."""
+    path = Path(path) if path else default_index_dir()
+    manifest = read_manifest(path)
+    model = model or os.environ.get("KAMERQA_MODEL") or manifest["model"]
+    embedder = load_embedder(model)
+    check_model(manifest, embedder, path)
+    index = load_index(path, deep_check=deep_check)
+    index.extra["embedder"] = embedder
+    return index
+
+
+def check_question(question: str) -> str:
+    """The question, stripped; raises QuestionError for one that cannot be searched."""
+    if not isinstance(question, str):
+        raise QuestionError("the question must be text")
+    question = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", question).strip()
+    if not question:
+        raise QuestionError("the question is empty; type a question, e.g. 'Wat wil Nederland met het GEAS?'")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise QuestionError(f"the question has {len(question)} characters; ask it in at most {MAX_QUESTION_CHARS}")
+    if not re.search(r"\w", question):
+        raise QuestionError("the question has no words, only punctuation; type a question in words")
+    return question
+
+
+# ---- scores for every passage -------------------------------------------------------------------
+
+def _passage_matrix(index: Index) -> np.ndarray:
+    if "passage_matrix" not in index.extra:
+        index.extra["passage_matrix"] = index.vectors.reconstruct_n(0, index.vectors.ntotal)
+        index.extra["passage_row"] = {p.id: i for i, p in enumerate(index.passages)}
+    return index.extra["passage_matrix"]
+
+
+def sentence_matrix(index: Index) -> np.ndarray:
+    if "sentence_matrix" not in index.extra:
+        index.extra["sentence_matrix"] = index.sentence_vectors.reconstruct_n(0, index.sentence_vectors.ntotal)
+    return index.extra["sentence_matrix"]
+
+
+def query_vector(index: Index, question: str) -> np.ndarray:
+    """The question's vector, cached per index for the last few hundred questions."""
+    cache = index.extra.setdefault("query_cache", {})
+    if question not in cache:
+        embedder: Embedder = index.extra.get("embedder") or load_embedder(index.manifest["model"])
+        index.extra["embedder"] = embedder
+        if len(cache) > 256:
+            cache.clear()
+        cache[question] = embedder.encode_queries([question])[0]
+    return cache[question]
+
+
+def dense_scores(index: Index, question: str, q: np.ndarray | None = None) -> np.ndarray:
+    q = query_vector(index, question) if q is None else q
+    return _passage_matrix(index) @ q
+
+
+def sentence_scores(index: Index, question: str, q: np.ndarray | None = None) -> np.ndarray:
+    """Best sentence's cosine for each passage (its own cosine where it has no sentence vectors)."""
+    q = query_vector(index, question) if q is None else q
+    passage = _passage_matrix(index) @ q
+    if index.sentence_vectors is None or index.sentence_vectors.ntotal == 0:
+        return passage
+    best = passage.copy()
+    np.maximum.at(best, index.sentence_owner[:, 0], sentence_matrix(index) @ q)
+    return 0.5 * passage + 0.5 * best
+
+
+def bm25_scores(index: Index, question: str) -> np.ndarray:
+    return index.lexical.scores(question)
+
+
+def hybrid_scores(index: Index, question: str) -> np.ndarray:
+    """Sentence-level dense plus BM25 (max-normalised), the BM25 weight set by the question's kind."""
+    dense = sentence_scores(index, question)
+    lexical = bm25_scores(index, question)
+    top = float(lexical.max()) if lexical.size else 0.0
+    weight = hints.lexical_weight(question)
+    return dense + (weight * lexical / top if top > 0 else 0.0)
+
+
+RETRIEVERS = {
+    "dense": lambda index, q: dense_scores(index, q),
+    "sentence": sentence_scores,
+    "bm25": bm25_scores,
+    "hybrid": hybrid_scores,
+}
+
+
+# ---- filters and hints ---------------------------------------------------------------------------
+
+def filter_mask(index: Index, filters: Filters) -> np.ndarray | None:
+    """True for passages whose letter passes the filters; None when there are no filters."""
+    if not (filters.date_from or filters.date_to or filters.sender or filters.dossier):
+        return None
+    keep = {}
+    for letter in index.letters.values():
+        ok = True
+        if filters.date_from and (not letter.date or letter.date < hints.date_floor(filters.date_from)):
+            ok = False
+        if filters.date_to and (not letter.date or letter.date > hints.date_ceiling(filters.date_to)):
+            ok = False
+        if filters.sender and filters.sender.lower() not in letter.sender.lower():
+            ok = False
+        if filters.dossier and re.sub(r"\s", "", filters.dossier) != re.sub(r"\s", "", letter.dossier):
+            ok = False
+        keep[letter.id] = ok
+    return np.array([keep[p.letter_id] for p in index.passages], dtype=bool)
+
+
+def search(index: Index, question: str, k: int = 10, retriever: str = DEFAULT_RETRIEVER,
+           filters: Filters = Filters(), use_hints: bool = True) -> list[Hit]:
+    """The `k` best passages for `question`, best first."""
+    question = check_question(question)
+    if retriever not in RETRIEVERS:
+        raise QuestionError(f"unknown retriever {retriever!r}; choose one of {', '.join(sorted(RETRIEVERS))}")
+    scores = np.asarray(RETRIEVERS[retriever](index, question), dtype=np.float32).copy()
+    if use_hints:
+        scores += hints.metadata_boost(index, question)
+    mask = filter_mask(index, filters)
+    if mask is not None:
+        scores[~mask] = -np.inf
+    k = min(k, int(np.isfinite(scores).sum()))
+    if k <= 0:
+        return []
+    top = np.argpartition(-scores, k - 1)[:k]
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return [Hit(index.passages[i], float(scores[i]), index.letters[index.passages[i].letter_id]) for i in top]
+
+
+__all__ = ["Filters", "IndexError_", "QuestionError", "RETRIEVERS", "open_index", "search"]

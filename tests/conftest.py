@@ -1,0 +1,37 @@
+"""Shared fixtures: small letters written for the tests, and an index built with the fake embedder."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+LETTERS = Path(__file__).parent / "letters"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+@pytest.fixture
+def letters_dir(tmp_path: Path) -> Path:
+    """A private copy of the test letters (tests may add or change files)."""
+    return Path(shutil.copytree(LETTERS, tmp_path / "letters"))
+
+
+@pytest.fixture
+def fake_index(tmp_path: Path, letters_dir: Path):
+    """An index of the test letters built with the fake embedder; returns the loaded index."""
+    from corpus.readers import read_corpus
+    from index.build import build_index
+    from index.embed import fake_embedder
+    from qa.search import open_index
+
+    path = tmp_path / "index"
+    build_index(read_corpus([letters_dir]).letters, path, fake_embedder())
+    return open_index(path, "fake")
+
+
+def shared_corpus() -> Path:
+    """../shared/corpus, or skip the test when this checkout has none beside it."""
+    root = SHARED / "corpus"
+    if not (root / "sgd" / "letters.jsonl").exists():
+        pytest.skip(f"needs the shared corpus at {root}")
+    return root
