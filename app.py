@@ -31,16 +31,16 @@ from qa.search import Filters, QuestionError, filter_mask, open_index, search  #
 
 EXAMPLES = [
     "Wat wil Nederland op het gebied van secundaire migratie?",
-    "What does the Netherlands want from the Common European Asylum System?",
-    "Waarom werd de Oosterschelde niet volledig afgesloten?",
-    "Which ministry wrote about the opvang van vluchtelingen?",
+    "What does the Netherlands want regarding secondary migration?",
+    "Waarom mag het OM strafrechtelijke gegevens over voetbalvandalen aan de KNVB geven?",
+    "What did the Minister of Verkeer en Waterstaat decide in June 1983 about the lock in the Oesterdam?",
 ]
 SOURCES_PLACEHOLDER = "<h3>Sources</h3><p>The passages behind each answer appear here.</p>"
 _DATE = re.compile(r"^\d{4}(-\d{2}-\d{2})?$")
 SCROLL_TO_CITED = ("() => { setTimeout(() => { const el = document.getElementById('kq-cited');"
                    " if (el) el.scrollIntoView({block: 'center'}); }, 150); }")
 CSS = """
-.kq-source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 12px; margin-bottom: 10px; }
+.kq-source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 12px; margin: 0 0 10px; }
 .kq-meta { font-size: 0.85em; color: var(--body-text-color-subdued); }
 .kq-passage { margin: 6px 0; }
 .kq-passage mark, .kq-letter mark { background: #ffe066; color: #000; }
@@ -68,7 +68,7 @@ def _link(url: str, label: str) -> str:
     return f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener noreferrer">{label}</a>'
 
 
-def _meta_line(hit: Hit) -> str:
+def _meta_line(hit: Hit, paragraph: int | None = None) -> str:
     m, p = hit.letter, hit.passage
     parts = [f"date {html.escape(m.date or 'unknown')}"]
     if m.sender:
@@ -77,11 +77,11 @@ def _meta_line(hit: Hit) -> str:
         parts.append(f"Kamerstuk {html.escape(m.dossier)}" + (f", nr. {html.escape(m.stuk)}" if m.stuk else ""))
     if m.kenmerk:
         parts.append(f"kenmerk {html.escape(m.kenmerk)}")
-    parts.append(f"paragraph {p.paragraph} of letter {html.escape(m.id)}")
+    parts.append(f"paragraph {paragraph or p.paragraph} of letter {html.escape(m.id)}")
     return " · ".join(parts)
 
 
-def source_card(label: str, hit: Hit, sentence: tuple[int, int] | None) -> str:
+def source_card(label: str, hit: Hit, sentence: tuple[int, int] | None, paragraph: int | None = None) -> str:
     """One source: title, metadata, the passage in its own words with the answering sentence marked."""
     text, p = hit.letter.text, hit.passage
     if sentence:
@@ -91,7 +91,7 @@ def source_card(label: str, hit: Hit, sentence: tuple[int, int] | None) -> str:
         body = _flat(text[p.start:p.end])
     link = _link(hit.letter.url, "official publication")
     return (f'<div class="kq-source"><b>{html.escape(label)} {html.escape(hit.letter.title or hit.letter.id)}</b>'
-            f'<div class="kq-meta">{_meta_line(hit)}</div><blockquote class="kq-passage">{body.strip()}</blockquote>'
+            f'<div class="kq-meta">{_meta_line(hit, paragraph)}</div><blockquote class="kq-passage">{body.strip()}</blockquote>'
             f"{link}</div>")
 
 
@@ -128,24 +128,24 @@ def answer_turn(index, question: str, filters: Filters) -> dict:
                 "passage_ids": [], "filters": scope}
     hits = search(index, question, k=10, filters=filters)
     answer = compose_answer(question, hits, index)
-    shown = ([(f"[{c.number}]", c.hit, c.sentence) for c in answer.citations] if answer.answered
-             else [(f"({n})", h, None) for n, h in enumerate(answer.related, start=1)])
+    shown = ([(f"[{c.number}]", c.hit, c.sentence, c.paragraph) for c in answer.citations] if answer.answered
+             else [(f"({n})", h, None, h.passage.paragraph) for n, h in enumerate(answer.related, start=1)])
     if answer.answered:
         body = " ".join(f"{_md(c.sentence_text())} [{c.number}]" for c in answer.citations)
     else:
         body = no_answer_message(answer.language) + "\n\n" + "\n".join(
             f"- ({n}) {_md(h.letter.title or h.letter.id)}, {h.letter.date}: {_md(tidy(h.passage.text)[:160])}…"
             for n, h in enumerate(answer.related, start=1))
-    refs = "\n".join(f"{label} {_md(cite(hit))}" for label, hit, _ in shown)
+    refs = "\n".join(f"{label} {_md(cite(hit, paragraph))}" for label, hit, _, paragraph in shown)
     searched = f"*Searched letters {scope}.*".replace("….", "…") if scope else "*Searched all letters.*"
     message = f"{body}\n\n{searched}\n\n{refs}".strip()
     title = "Sources" if answer.answered else "Possibly relevant"
-    sources = f"<h3>{title}</h3>" + "".join(source_card(label, hit, sentence) for label, hit, sentence in shown)
+    sources = f"<h3>{title}</h3>" + "".join(source_card(*shown_one) for shown_one in shown)
     return {"question": question, "message": message, "sources": sources, "markdown": message,
-            "choices": [(f"{label} {hit.letter.id}, paragraph {hit.passage.paragraph}",
+            "choices": [(f"{label} {hit.letter.id}, paragraph {paragraph}",
                          f"{hit.letter.id}|{hit.passage.start}|{s[0] if s else ''}|{s[1] if s else ''}")
-                        for label, hit, s in shown],
-            "passage_ids": [hit.passage.id for _, hit, _ in shown], "filters": scope}
+                        for label, hit, s, paragraph in shown],
+            "passage_ids": [hit.passage.id for _, hit, _, _ in shown], "filters": scope}
 
 
 def ask(index, question, history, turns, date_from="", date_to="", sender="", dossier=""):
@@ -162,11 +162,11 @@ def ask(index, question, history, turns, date_from="", date_to="", sender="", do
 
 
 def after_ask(turns):
-    """Clear the question box, list the latest sources for 'show the whole letter', refresh the export."""
+    """List the latest sources for 'show the whole letter', refresh the export, close the old letter.
+    (The question stays in its box, to refine it; clearing it here would race a fast next question.)"""
     latest = turns[-1] if turns else {"choices": []}
     choices = latest["choices"]
-    return ("", gr.update(choices=choices, value=choices[0][1] if choices else None),
-            export_conversation(turns), "")
+    return gr.update(choices=choices, value=choices[0][1] if choices else None), export_conversation(turns), ""
 
 
 def show_letter(index, choice: str | None) -> str:
@@ -230,14 +230,14 @@ def build_demo(index) -> gr.Blocks:
                 gr.Examples(EXAMPLES, inputs=question, label="Examples")
                 with gr.Accordion("Filters (apply to the next question)", open=False, elem_id="kq-filters"):
                     with gr.Row():
-                        date_from = gr.Textbox(label="From", placeholder="1980 or 1980-01-31", elem_id="kq-from")
-                        date_to = gr.Textbox(label="To", placeholder="1990 or 1990-12-31", elem_id="kq-to")
+                        date_from = gr.Textbox("", label="From", placeholder="1980 or 1980-01-31", elem_id="kq-from")
+                        date_to = gr.Textbox("", label="To", placeholder="1990 or 1990-12-31", elem_id="kq-to")
                     sender = gr.Dropdown([""] + senders, value="", label="Sender / ministry", filterable=True,
                                          allow_custom_value=True, elem_id="kq-sender")
                     dossier = gr.Dropdown([""] + dossiers, value="", label="Dossier", filterable=True,
                                           allow_custom_value=True, elem_id="kq-dossier")
             with gr.Column(scale=2):
-                sources = gr.HTML(SOURCES_PLACEHOLDER,
+                sources = gr.HTML(SOURCES_PLACEHOLDER, label="Sources",
                                   elem_id="kq-sources", js_on_load=None)
                 choice = gr.Radio([], label="Source to read in full", elem_id="kq-choice")
                 show_button = gr.Button("Show the whole letter", elem_id="kq-show")
@@ -246,7 +246,7 @@ def build_demo(index) -> gr.Blocks:
         inputs = [question, chatbot, turns, date_from, date_to, sender, dossier]
         ask_fn = partial(ask, index)
         ask_fn.__name__ = "ask"
-        after = dict(fn=after_ask, inputs=turns, outputs=[question, choice, download, letter], show_progress="hidden",
+        after = dict(fn=after_ask, inputs=turns, outputs=[choice, download, letter], show_progress="hidden",
                      api_visibility="private")
         ask_button.click(ask_fn, inputs, [chatbot, turns, sources], api_name="ask").then(**after)
         question.submit(ask_fn, inputs, [chatbot, turns, sources], api_visibility="private").then(**after)

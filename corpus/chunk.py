@@ -155,4 +155,5 @@ def _passage(letter: Letter, parts: list[tuple[int, Cleaned, tuple[int, int]]]) 
         search_text=search_text,
         sentences=raw_spans,
         clean_sentences=tuple(clean_spans),
+        sentence_paragraphs=tuple(number for number, _, _ in parts),
     )

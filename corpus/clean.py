@@ -18,7 +18,9 @@ SOFT_HYPHEN = "\u00ad"
 # Lines that are page furniture, not content.
 _FURNITURE = re.compile(
     r"""^\s*(?:
-        ISSN\b.* |
+        .*\bISSN\s?\d.* |
+        .*\bSDU\ uitgeverij\b.* |
+        ['’]?\s?s-Gravenhage\ \d{4} |
         kst-\d[\w-]* .* |
         Tweede\ Kamer,\ (?:zitting|vergaderjaar)\b.* |
         Eerste\ Kamer,\ (?:zitting|vergaderjaar)\b.* |
@@ -34,7 +36,7 @@ _MARKUP = re.compile(
     r"|^\s*>\s?|^\s*#{1,6}\s|\]\([^)\s]{1,300}\)|\[(?=[^\]]{1,300}\]\()",
     re.MULTILINE,
 )
-_HYPHEN_WORD = re.compile(r"(\w+)-(\n?)(\w+)")
+_HYPHEN_WORD = re.compile(r"(?<!\w)(\w+)-(\n?)(\w+)")  # (?<!\w): linear, not quadratic, on long words
 _SENTENCE_END = re.compile(r"[.!?:;]['\")»]?\s*$")
 _KEEP_AFTER_HYPHEN = {"en", "of", "tot", "noch"}  # "compagnies-en" is "compagnies- en"
 
@@ -91,11 +93,14 @@ def is_furniture(line: str) -> bool:
 
 
 def _is_wrapped(raw: str, lines: list[tuple[int, int]]) -> bool:
-    """Text wrapped at a fixed width (pdftotext, e-mail) rather than one line a paragraph (OCR JSON)."""
-    lengths = sorted(e - s for s, e in lines if e - s > 20)
-    if len(lengths) < 5:
+    """Text wrapped at a fixed width (pdftotext, e-mail) rather than one line a paragraph (OCR JSON):
+    many of its lines run on into a next line that starts in lower case."""
+    texts = [raw[s:e].strip() for s, e in lines]
+    long_lines = [(i, t) for i, t in enumerate(texts) if len(t) > 20]
+    if len(long_lines) < 5:
         return False
-    return lengths[int(len(lengths) * 0.9)] <= 110
+    runs_on = sum(1 for i, t in long_lines if i + 1 < len(texts) and texts[i + 1][:1].islower())
+    return runs_on >= 0.25 * len(long_lines)
 
 
 def paragraphs(raw: str) -> list[list[tuple[int, int]]]:

@@ -37,7 +37,8 @@ class Passage:
     `start`/`end` index the raw letter text: `letter.text[start:end] == text`.
     `search_text` is the cleaned text (hyphenation joined, lines re-flowed) that is embedded
     and indexed; `sentences` are the (start, end) raw spans of its sentences and `clean_sentences`
-    the same sentences' spans in `search_text`.
+    the same sentences' spans in `search_text`. A passage may join short paragraphs: `paragraph` is
+    its first, `sentence_paragraphs` tells each sentence's own.
     """
 
     letter_id: str
@@ -48,6 +49,7 @@ class Passage:
     search_text: str
     sentences: tuple[tuple[int, int], ...] = field(default_factory=tuple)
     clean_sentences: tuple[tuple[int, int], ...] = field(default_factory=tuple)
+    sentence_paragraphs: tuple[int, ...] = field(default_factory=tuple)  # paragraph number of each sentence
 
     @property
     def id(self) -> str:
@@ -61,6 +63,7 @@ class Hit:
     passage: Passage
     score: float
     letter: Letter
+    confidence: float = float("nan")  # the passage's cosine to the question: comparable across questions
 
     def to_json(self) -> dict:
         """The shape `kamerqa ask --json` prints for each hit (stable: outside checks read it)."""
@@ -72,6 +75,7 @@ class Hit:
             "end": p.end,
             "text": p.text,
             "score": round(float(self.score), 4),
+            "confidence": round(float(self.confidence), 4),
             "title": m.title,
             "date": m.date,
             "sender": m.sender,

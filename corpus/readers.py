@@ -49,7 +49,7 @@ def decode(data: bytes, name: str) -> str:
         raise CorpusError(f"{name}: binary file (NUL bytes), not a letter; skipped")
     for bom, enc in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
         if data.startswith(bom):
-            return data.decode(enc)
+            return data.decode(enc, errors="replace")  # a broken or truncated file still reads
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -58,7 +58,8 @@ def decode(data: bytes, name: str) -> str:
 
 def with_metadata(letter: Letter, fields: dict | None = None) -> Letter:
     """Fill metadata from a JSON record's fields, then from the text itself where still missing."""
-    fields = fields or {}
+    fields = {k: v if isinstance(v, str) else str(v) if isinstance(v, (int, float)) else ""
+              for k, v in (fields or {}).items()}  # a JSON record's fields may be any type
     sender = fields.get("sender") or ""
     if not sender and fields.get("afzender_kop"):
         m = re.search(r"(MINISTER|STAATSSECRETARIS|MINISTER-PRESIDENT).*", fields["afzender_kop"], re.IGNORECASE)
@@ -86,10 +87,14 @@ def read_jsonl(path: Path, result: ReadResult) -> None:
         for number, raw_line in enumerate(f, start=1):
             if not raw_line.strip():
                 continue
+            if len(raw_line) > MAX_BYTES:
+                result.skipped.append((f"{path}:{number}", f"line of {len(raw_line) // 2**20} MB is larger than "
+                                       f"{MAX_BYTES // 2**20} MB (raise KAMERQA_MAX_FILE_MB to read it)"))
+                continue
             try:
                 record = json.loads(raw_line)
                 letter_id, text = str(record["id"]), record["text"]
-            except (ValueError, KeyError, TypeError) as e:
+            except (ValueError, KeyError, TypeError, RecursionError) as e:
                 result.skipped.append((f"{path}:{number}", f"not a JSON object with 'id' and 'text' ({e})"))
                 continue
             if not isinstance(text, str) or not text.strip():
@@ -124,6 +129,10 @@ class _TextOfHtml(HTMLParser):
 
 
 def html_to_text(markup: str) -> str:
+    # No tag can end after the last '>': hand that tail to the parser as text. Python's HTMLParser
+    # re-scans such a tail once for every '<' in it (quadratic: 60 KB of "<a " took minutes).
+    cut = markup.rfind(">") + 1
+    markup = markup[:cut] + markup[cut:].replace("&", "&amp;").replace("<", "&lt;")
     parser = _TextOfHtml()
     parser.feed(markup)
     parser.close()
@@ -158,7 +167,8 @@ def read_file(path: Path) -> Iterator[Letter]:
         try:
             letter = letter_from_xml(path.read_bytes(), source=str(path))
         except Exception as e:
-            raise CorpusError(f"{path}: not a readable official XML publication ({str(e)[:120]}); skipped") from None
+            reason = str(e).removeprefix(f"{path}: ")[:200]  # the path is said once, in front
+            raise CorpusError(f"{path}: not a readable official XML publication ({reason}); skipped") from None
         yield replace(with_metadata(letter, letter.meta()), id=letter.id or path.stem)
         return
     else:
@@ -169,7 +179,7 @@ def read_file(path: Path) -> Iterator[Letter]:
         try:
             record = json.loads(text)
             text = record["text"]
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             raise CorpusError(f"{path}: not a JSON letter object with 'text'; skipped") from None
         if not isinstance(text, str) or not text.strip():
             raise CorpusError(f"{path}: letter has no text; skipped")
@@ -186,7 +196,7 @@ def read_folder(folder: Path, result: ReadResult) -> None:
     for path in sorted(folder.iterdir()):
         if path.is_dir():
             continue
-        if path.is_symlink() and not path.resolve().is_relative_to(root):
+        if path.is_symlink() and not Path(os.path.realpath(path)).is_relative_to(root):  # never raises on loops
             result.skipped.append((str(path), "link that leads outside the corpus folder; skipped"))
             continue
         suffix = path.suffix.lower()

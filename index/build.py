@@ -121,21 +121,35 @@ def embed_with_cache(texts: list[str], embedder: Embedder, cache: EmbeddingCache
     return out, len(todo)
 
 
-def choose_faiss_index(vectors: np.ndarray):
-    """Exact inner-product search while small; HNSW above `ANN_THRESHOLD` passages."""
+def choose_faiss_index(vectors: np.ndarray, approximate: bool | None = None):
+    """Exact inner-product search below `ANN_THRESHOLD` vectors; above it IVF with 8-bit scalar codes
+    (~400 bytes a vector, recall@10 >= 0.95 at 1M; measured against HNSW and IVF-PQ in docs/PERFORMANCE.md)."""
     import faiss
 
     n, dim = vectors.shape
-    if n < ANN_THRESHOLD:
+    if not (n >= ANN_THRESHOLD if approximate is None else approximate):
         index = faiss.IndexFlatIP(dim)
     else:
-        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = 64
+        nlist = int(min(max(4 * np.sqrt(n), 16), 8192, n // 40 or 1))
+        index = faiss.index_factory(dim, f"IVF{nlist},SQ8", faiss.METRIC_INNER_PRODUCT)
+        sample = np.random.default_rng(0).choice(n, min(n, 40 * nlist), replace=False)
+        index.train(vectors[np.sort(sample)])
+        faiss.extract_index_ivf(index).nprobe = ANN_NPROBE
     index.add(vectors)
     return index
 
 
+def faiss_kind(index) -> str:
+    """What the manifest records: "flat", or e.g. "ivf4000-sq8-nprobe128"."""
+    import faiss
+
+    if type(index).__name__.startswith("IndexFlat"):
+        return "flat"
+    ivf = faiss.extract_index_ivf(index)
+    return f"ivf{ivf.nlist}-sq8-nprobe{ivf.nprobe}"
+
+
+ANN_NPROBE = 128
 ANN_THRESHOLD = 200_000
 
 
@@ -166,8 +180,10 @@ def build_index(letters: list[Letter], path: Path, embedder: Embedder | None = N
         embedded += n
     lexical = Lexical.build([f"{by_id[p.letter_id].title} {p.search_text}" for p in passages])
 
+    passage_index = choose_faiss_index(vectors)
+
     def write_arrays(folder: Path) -> None:
-        faiss.write_index(choose_faiss_index(vectors), str(folder / "passages.faiss"))
+        faiss.write_index(passage_index, str(folder / "passages.faiss"))
         if sentence_vectors is not None:
             faiss.write_index(choose_faiss_index(sentence_vectors), str(folder / "sentences.faiss"))
             np.save(folder / "sentence_owner.npy", owner)
@@ -176,7 +192,7 @@ def build_index(letters: list[Letter], path: Path, embedder: Embedder | None = N
 
     manifest = {"model": embedder.name, "model_fingerprint": embedder.fingerprint, "dimension": embedder.dim,
                 "settings": settings.as_dict(), "corpus_fingerprint": corpus_fingerprint(letters),
-                "faiss": "flat" if len(passages) < ANN_THRESHOLD else "hnsw32"}
+                "faiss": faiss_kind(passage_index)}
     save_index(path, manifest, letters, passages, write_arrays)
     report.passages, report.sentences, report.embedded = len(passages), len(owner), embedded
     report.seconds = time.perf_counter() - started

@@ -77,10 +77,15 @@ def e5_small_path() -> Path:
     return path
 
 
+def _dimension(model) -> int:
+    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return getter()
+
+
 def _model_fingerprint(model, name: str) -> str:
     """Name, dimension and the (rounded) vector of a probe text: a different model gives another."""
     probe = model.encode(["kamerqa fingerprint probe"], normalize_embeddings=True)[0]
-    return _fingerprint(name, model.get_sentence_embedding_dimension(), np.round(probe[:16], 2).tolist())
+    return _fingerprint(name, _dimension(model), np.round(probe[:16], 2).tolist())
 
 
 def sentence_transformer_embedder(name: str, threads: int | None = None, batch_size: int = 32) -> Embedder:
@@ -111,16 +116,25 @@ def sentence_transformer_embedder(name: str, threads: int | None = None, batch_s
         return model.encode_document(list(texts), batch_size=batch_size, normalize_embeddings=True,
                                      convert_to_numpy=True).astype(np.float32)
 
-    emb = Embedder(label, model.get_sentence_embedding_dimension(), _model_fingerprint(model, label),
+    emb = Embedder(label, _dimension(model), _model_fingerprint(model, label),
                    queries, passages)
     emb.model = model  # for benchmarks and speed-ups that need the module itself
     return emb
 
 
-def load_embedder(name: str | None = None) -> Embedder:
-    """The embedder for `name`, else $KAMERQA_MODEL, else the offline multilingual-e5-small."""
+def load_embedder(name: str | None = None, backend: str | None = None) -> Embedder:
+    """The embedder for `name`, else $KAMERQA_MODEL, else the offline multilingual-e5-small, run by
+    `backend` (else $KAMERQA_BACKEND: "torch", "onnx" or "openvino"; by default openvino when it is
+    installed, as it is fastest at equal vectors; see index/fast.py)."""
     name = name or os.environ.get("KAMERQA_MODEL") or DEFAULT_MODEL
     if name == FAKE_MODEL or name.startswith(FAKE_MODEL + "-"):
         dim = int(name.split("-", 1)[1]) if "-" in name else 64
         return fake_embedder(dim)
-    return sentence_transformer_embedder(name)
+    from index import fast
+
+    backend = backend or os.environ.get("KAMERQA_BACKEND") or fast.default_backend()
+    if backend not in fast.BACKENDS:
+        raise ModelError(f"unknown backend {backend!r}; choose one of {', '.join(fast.BACKENDS)}")
+    if backend == "torch":
+        return sentence_transformer_embedder(name)
+    return fast.exported_embedder(name, backend)

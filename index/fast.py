@@ -1,12 +1,15 @@
-"""Faster CPU encoders for the same model: ONNX Runtime, in fp32 or with int8 weights.
+"""Faster CPU encoders for the same model: ONNX Runtime and OpenVINO, both fp32.
 
-Backends, by name (`BACKENDS`):
-  torch      sentence-transformers as is (the reference)
-  onnx       the model exported to ONNX, graph-fused by ONNX Runtime; same vectors as torch
-  onnx-int8  the fused graph with int8 weights (dynamic quantisation, per output channel) for the
-             large matrix products; vectors close to, but not equal to, fp32: a fingerprint of its own
+Backends, by name (`BACKENDS`), chosen with `load_embedder(name, backend=...)` or $KAMERQA_BACKEND:
+  torch     sentence-transformers as is (the reference)
+  onnx      the model exported to ONNX, graph-fused, run by ONNX Runtime (fastest for single queries
+            on an idle machine, slower than torch for batches)
+  openvino  the same export compiled by OpenVINO (the default: 2-3x torch for passages, see
+            docs/PERFORMANCE.md)
+All three give the same vectors (cosine >= 0.9999 to torch, checked in tests/test_perf.py), so they share
+the model's fingerprint and embedding cache. int8 variants were measured and are not kept (bench/).
 
-Exported models are built once, offline, next to the model folder in the cache. Passages are tokenised
+Exported models are built once, offline, next to the model folder in the cache. Texts are tokenised
 once, sorted by length and batched, so a batch carries little padding.
 """
 from __future__ import annotations
@@ -18,9 +21,16 @@ from pathlib import Path
 
 import numpy as np
 
-from index.embed import Embedder, ModelError, _fingerprint
+from index.embed import Embedder, ModelError
 
-DEFAULT_BACKEND = "onnx-int8"
+DEFAULT_BACKEND = "openvino"
+
+
+def default_backend() -> str:
+    """openvino when it is installed, else torch."""
+    import importlib.util
+
+    return DEFAULT_BACKEND if importlib.util.find_spec("openvino") and importlib.util.find_spec("onnx") else "torch"
 MAX_TOKENS = 512
 
 
@@ -56,33 +66,42 @@ def _fuse(src: Path, dst: Path, model) -> None:
     fused.save_model_to_file(str(dst))
 
 
-def _quantise(src: Path, dst: Path) -> None:
-    """int8 weights per output channel for MatMuls; activations quantised per batch at run time."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
-                     op_types_to_quantize=["MatMul"])
-
-
-def onnx_model_file(model, model_dir: Path, variant: str) -> Path:
-    """The ONNX file for `variant` ("fp32" or "int8") of the model in `model_dir`, built on first use."""
-    folder = Path(model_dir) / "onnx"
-    target = folder / f"model-{variant}.onnx"
+def exported_model_file(model, model_dir: Path, backend: str) -> Path:
+    """The model in `model_dir` exported for `backend` ("onnx" or "openvino"), built on first use."""
+    folder = Path(model_dir) / backend
+    target = folder / ("model.xml" if backend == "openvino" else "model-fp32.onnx")
     if target.exists():
         return target
     folder.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".onnx-", dir=folder))
     try:
         _export(model, tmp / "raw.onnx")
-        _fuse(tmp / "raw.onnx", tmp / "model-fp32.onnx", model)
-        if variant == "int8":
-            _quantise(tmp / "model-fp32.onnx", tmp / "model-int8.onnx")
-        for name in ("model-fp32.onnx", f"model-{variant}.onnx"):
-            if not (folder / name).exists():
-                os.replace(tmp / name, folder / name)
+        if backend == "openvino":
+            import openvino as ov
+
+            ov.save_model(ov.convert_model(str(tmp / "raw.onnx")), str(tmp / "model.xml"), compress_to_fp16=False)
+            os.replace(tmp / "model.bin", folder / "model.bin")
+            os.replace(tmp / "model.xml", target)
+        else:
+            _fuse(tmp / "raw.onnx", target, model)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+class OpenVINOSession:
+    """An OpenVINO compiled model with ONNX Runtime's `run(None, feeds)` call."""
+
+    def __init__(self, path: Path, threads: int | None = None):
+        import openvino as ov
+
+        config = {"PERFORMANCE_HINT": "THROUGHPUT"}
+        if threads:
+            config["INFERENCE_NUM_THREADS"] = threads
+        self.request = ov.Core().compile_model(str(path), "CPU", config).create_infer_request()
+
+    def run(self, _outputs, feeds: dict) -> list[np.ndarray]:
+        return [self.request.infer(feeds)[0].copy()]
 
 
 def onnx_session(path: Path, threads: int | None = None):
@@ -91,7 +110,7 @@ def onnx_session(path: Path, threads: int | None = None):
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or os.cpu_count() or 1
     options.inter_op_num_threads = 1
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # kind to a busy machine
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
@@ -99,50 +118,51 @@ def encode_onnx(session, tokenizer, texts: list[str], batch_size: int = 32, max_
     """Mean-pooled, L2-normalised vectors; texts are batched by token length to cut padding."""
     ids = tokenizer(list(texts), truncation=True, max_length=max_tokens)["input_ids"]
     order = np.argsort([-len(x) for x in ids], kind="stable")
-    pad = tokenizer.pad_token_id
-    out = np.zeros((len(ids), 0), dtype=np.float32)
+    out = None
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
         width = max(len(ids[i]) for i in rows)
-        batch = np.full((len(rows), width), pad, dtype=np.int64)
+        batch = np.full((len(rows), width), tokenizer.pad_token_id, dtype=np.int64)
         mask = np.zeros((len(rows), width), dtype=np.int64)
         for r, i in enumerate(rows):
             batch[r, :len(ids[i])] = ids[i]
             mask[r, :len(ids[i])] = 1
         tokens = session.run(None, {"input_ids": batch, "attention_mask": mask})[0]
         pooled = (tokens * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
-        if out.shape[1] == 0:
+        if out is None:
             out = np.zeros((len(ids), pooled.shape[1]), dtype=np.float32)
         out[rows] = pooled
     return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
 
-def onnx_embedder(name: str, variant: str = "int8", threads: int | None = None, batch_size: int = 32) -> Embedder:
-    """`name` (a sentence-transformers model) run by ONNX Runtime; `variant` "fp32" or "int8"."""
+def exported_embedder(name: str, backend: str = DEFAULT_BACKEND, threads: int | None = None,
+                      batch_size: int = 32) -> Embedder:
+    """`name` (a sentence-transformers model) run by `backend`: "onnx" or "openvino"."""
     from index.embed import sentence_transformer_embedder
 
-    reference = sentence_transformer_embedder(name)  # loads, checks and fingerprints the model
+    reference = sentence_transformer_embedder(name, threads)  # loads, checks and fingerprints the model
     model = reference.model
     model_dir = Path(model[0].auto_model.name_or_path)
     if not (model_dir / "config.json").exists():
-        raise ModelError(f"the onnx backend needs a local model folder, {name!r} has none; "
+        raise ModelError(f"the {backend} backend needs a local model folder, {name!r} has none; "
                          f"use KAMERQA_BACKEND=torch")
     try:
-        session = onnx_session(onnx_model_file(model, model_dir, variant), threads)
+        file = exported_model_file(model, model_dir, backend)
+        session = OpenVINOSession(file, threads) if backend == "openvino" else onnx_session(file, threads)
     except Exception as e:  # export or runtime failure: say how to fall back
-        raise ModelError(f"cannot build the ONNX {variant} model for {name!r} ({type(e).__name__}: "
+        raise ModelError(f"cannot build the {backend} model for {name!r} ({type(e).__name__}: "
                          f"{str(e)[:200]}); use KAMERQA_BACKEND=torch") from None
-    prompts = model.prompts
-    tokenizer = model.tokenizer
+    # the prompts sentence-transformers' encode_query / encode_document would use
+    query_prompt = model.prompts.get("query", "")
+    document_prompt = next((model.prompts[k] for k in ("document", "passage", "corpus") if k in model.prompts), "")
     max_tokens = min(MAX_TOKENS, model.max_seq_length or MAX_TOKENS)
 
-    def encode(prefix: str):
-        return lambda texts: encode_onnx(session, tokenizer, [prefix + t for t in texts], batch_size, max_tokens)
+    def encoder(prefix: str):
+        return lambda texts: encode_onnx(session, model.tokenizer, [prefix + t for t in texts], batch_size, max_tokens)
 
-    # fp32 gives torch's vectors (checked in tests/test_perf.py), so it shares torch's fingerprint and cache
-    fingerprint = reference.fingerprint if variant == "fp32" else _fingerprint(reference.fingerprint, "onnx", variant)
-    emb = Embedder(reference.name, reference.dim, fingerprint,
-                   encode(prompts.get("query", "")), encode(prompts.get("passage", "")))
-    emb.model = model
-    emb.session = session
+    emb = Embedder(reference.name, reference.dim, reference.fingerprint, encoder(query_prompt), encoder(document_prompt))
+    emb.model, emb.session, emb.backend = model, session, backend
     return emb
+
+
+BACKENDS = ("torch", "onnx", "openvino")

@@ -23,7 +23,7 @@ import numpy as np
 
 from corpus.models import Letter, Passage
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 MANIFEST = "manifest.json"
 
 
@@ -81,7 +81,8 @@ def write_jsonl(path: Path, rows) -> None:
 def passage_row(p: Passage) -> dict:
     return {"letter_id": p.letter_id, "paragraph": p.paragraph, "start": p.start, "end": p.end,
             "search_text": p.search_text, "sentences": [list(s) for s in p.sentences],
-            "clean_sentences": [list(s) for s in p.clean_sentences]}
+            "clean_sentences": [list(s) for s in p.clean_sentences],
+            "sentence_paragraphs": list(p.sentence_paragraphs)}
 
 
 def save_index(path: Path, manifest: dict, letters: list[Letter], passages: list[Passage],
@@ -172,5 +173,6 @@ def read_passages(folder: Path, letters: dict[str, Letter]) -> list[Passage]:
             out.append(Passage(row["letter_id"], row["paragraph"], row["start"], row["end"],
                                raw[row["start"]:row["end"]], row["search_text"],
                                tuple(tuple(s) for s in row["sentences"]),
-                               tuple(tuple(s) for s in row["clean_sentences"])))
+                               tuple(tuple(s) for s in row["clean_sentences"]),
+                               tuple(row["sentence_paragraphs"])))
     return out

@@ -11,9 +11,10 @@ import numpy as np
 from corpus.models import Hit
 from qa import hints
 
-# Below this score of the best hit (hybrid retriever) kamerqa abstains; chosen in docs/RETRIEVAL.md
-# from the abstention figures on unanswerable versus development questions.
-ABSTAIN_BELOW = 0.80
+# Below this confidence (the best hit's cosine to the question) kamerqa abstains. Chosen in
+# docs/RETRIEVAL.md from `eval/abstain.py`: it abstains on most questions the corpus cannot answer
+# (eval/unanswerable.jsonl) and on few development questions. A tuned constant, for e5-small.
+ABSTAIN_BELOW = 0.83
 MAX_CITED = 3
 
 
@@ -22,6 +23,14 @@ class Citation:
     number: int
     hit: Hit
     sentence: tuple[int, int]  # raw span of the answering sentence in the letter
+
+    @property
+    def paragraph(self) -> int:
+        """The paragraph of the answering sentence (a passage may join short paragraphs)."""
+        p = self.hit.passage
+        if self.sentence in p.sentences and p.sentence_paragraphs:
+            return p.sentence_paragraphs[p.sentences.index(self.sentence)]
+        return p.paragraph
 
     def sentence_text(self) -> str:
         return tidy(self.hit.letter.text[self.sentence[0]:self.sentence[1]])
@@ -44,7 +53,7 @@ class Answer:
         if self.answered:
             lines += self.sentences()
             lines.append("")
-            lines += [f"[{c.number}] {cite(c.hit)}" for c in self.citations]
+            lines += [f"[{c.number}] {cite(c.hit, c.paragraph)}" for c in self.citations]
         else:
             lines.append(no_answer_message(self.language))
             lines += [f"  - {cite(h)}: {tidy(h.passage.text)[:200]}" for h in self.related]
@@ -56,10 +65,10 @@ def tidy(text: str) -> str:
     return re.sub(r"\s+", " ", text.replace("\u00ad", "")).strip()
 
 
-def cite(hit: Hit) -> str:
-    """'Letter sgd-0000142774, ¶1: Afsluiting van de Oosterschelde, 1983-06-21, Minister van ...'"""
+def cite(hit: Hit, paragraph: int | None = None) -> str:
+    """'letter sgd-0000142774, paragraph 1; Afsluiting van de Oosterschelde; 1983-06-21; Minister van ...'"""
     m = hit.letter
-    parts = [f"letter {m.id}, paragraph {hit.passage.paragraph}"]
+    parts = [f"letter {m.id}, paragraph {paragraph or hit.passage.paragraph}"]
     parts += [x for x in (m.title, m.date, m.sender) if x]
     if m.dossier:
         parts.append(f"Kamerstuk {m.dossier}" + (f", nr. {m.stuk}" if m.stuk else ""))
@@ -85,7 +94,7 @@ def best_sentence(hit: Hit, question: str, index=None) -> tuple[int, int]:
 
         rows = np.flatnonzero(index.extra["passage_row"][hit.passage.id] == index.sentence_owner[:, 0])
         if rows.size:
-            scores = sentence_matrix(index)[rows] @ query_vector(index, question)
+            scores = sentence_matrix(index)[rows] @ query_vector(index, hints.content_question(question))
             return spans[int(index.sentence_owner[rows[int(np.argmax(scores))], 1])]
     words = set(re.findall(r"\w{4,}", question.lower()))
     overlap = [len(words & set(re.findall(r"\w{4,}", hit.letter.text[s:e].lower()))) for s, e in spans]
@@ -95,9 +104,9 @@ def best_sentence(hit: Hit, question: str, index=None) -> tuple[int, int]:
 def compose_answer(question: str, hits: list[Hit], index=None, abstain_below: float = ABSTAIN_BELOW) -> Answer:
     """The answer to `question` from its hits (best first)."""
     language = hints.language(question)
-    if not hits or hits[0].score < abstain_below:
+    if not hits or hits[0].confidence < abstain_below:
         return Answer(question, False, related=tuple(hits[:3]), language=language)
     top = hits[0].score
-    chosen = [h for h in hits[:MAX_CITED] if h.score >= top - 0.05]
+    chosen = [h for h in hits[:MAX_CITED] if h.score >= top - 0.05 and h.confidence >= abstain_below]
     citations = tuple(Citation(n, h, best_sentence(h, question, index)) for n, h in enumerate(chosen, start=1))
     return Answer(question, True, citations, language=language)

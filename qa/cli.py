@@ -149,12 +149,19 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_arguments(p)
     p.set_defaults(func=fetch.run)
 
+    from qa import bench
+
+    p = sub.add_parser("bench", help="measure encoder speed, search latency, memory and recall")
+    bench.add_arguments(p)
+    p.set_defaults(func=bench.run)
+
     p = sub.add_parser("serve", help="start the browser app")
     p.add_argument("--host", default=os.environ.get("KAMERQA_HOST", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     _index_arg(p)
     _model_arg(p)
     p.set_defaults(func=lambda a: __import__("app").main([*(["--index", str(a.index)] if a.index else []),
+                                                           *(["--model", a.model] if a.model else []),
                                                            "--host", a.host, "--port", str(a.port)]))
 
     p = sub.add_parser("feedback", help="export the thumbs up/down given in the browser app")

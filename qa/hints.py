@@ -19,6 +19,23 @@ _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 _MONTH_YEAR = re.compile(rf"\b({'|'.join(MONTHS)})\s+(1[89]\d\d|20\d\d)\b", re.IGNORECASE)
 
 
+_DATE_PHRASE = re.compile(
+    rf"\b(?:in|rond|around|from|of|van|sinds|since|eind|begin|early|late)?\s*"
+    rf"(?:(?:\d{{1,2}}\s+)?(?:{'|'.join(MONTHS)})\s+)?(?:1[89]\d\d|20\d\d)\b",
+    re.IGNORECASE)
+_OFFICE_PHRASE = re.compile(
+    r"\b(?:the|de|het)?\s*(?:Minister|Staatssecretaris|State Secretary)\s+(?:of|van|voor)\s+"
+    r"[A-Z][\w-]*(?:\s+(?:en|and|of|van)?\s*[A-Z][\w-]*)*")
+
+
+def content_question(question: str) -> str:
+    """The question without the metadata it names (dates, years, "the Minister of X"): what is left is
+    matched against passage text; the metadata itself boosts letters (`metadata_boost`)."""
+    stripped = _OFFICE_PHRASE.sub(" ", _DATE_PHRASE.sub(" ", question))
+    stripped = re.sub(r"\s+([?.,!])", r"\1", re.sub(r"\s+", " ", stripped)).strip()
+    return stripped if len(re.findall(r"\w+", stripped)) >= 2 else question
+
+
 def language(question: str) -> str:
     """'en' or 'nl', by counting function words; Dutch when unsure."""
     words = re.findall(r"[a-zA-Z]+", question.lower())
@@ -44,6 +61,7 @@ def lexical_weight(question: str) -> float:
 
 LEXICAL_WEIGHTS = {"en": 0.03, "nl": 0.08, "keywords": 0.12}
 YEAR_BOOST = 0.02
+SENDER_BOOST = 0.01
 
 
 def date_floor(value: str) -> str:
@@ -59,19 +77,73 @@ def years(question: str) -> set[int]:
     return {int(y) for y in _YEAR.findall(question)}
 
 
+ENGLISH_MINISTRIES = {
+    "defence": "defensie", "defense": "defensie", "foreign affairs": "buitenlandse zaken",
+    "finance": "financien", "justice": "justitie", "education": "onderwijs",
+    "economic affairs": "economische zaken", "home affairs": "binnenlandse zaken",
+    "interior": "binnenlandse zaken", "agriculture": "landbouw", "health": "volksgezondheid",
+    "transport": "verkeer en waterstaat", "public works": "verkeer en waterstaat",
+    "social affairs": "sociale zaken", "housing": "volkshuisvesting",
+    "development cooperation": "ontwikkelingssamenwerking", "culture": "cultuur",
+}
+_OFFICE = re.compile(r"(?:minister|staatssecretaris)\s+(?:van|voor)\s+([^()]+?)\s*(?:\(|$)", re.IGNORECASE)
+
+
+def _fold(text: str) -> str:
+    from index.lexical import fold
+
+    return fold(text)
+
+
+def _letter_facts(index: Index) -> dict:
+    """Per passage: its letter's year and month; per letter: ministry words and signer surnames."""
+    if "facts" not in index.extra:
+        years_, months, ministries, names = [], [], {}, {}
+        for letter in index.letters.values():
+            m = _OFFICE.search(letter.sender)
+            ministries[letter.id] = _fold(m.group(1)) if m else ""
+            signer = re.search(r"\(([^)]+)\)", letter.sender)
+            names[letter.id] = {_fold(w) for w in re.findall(r"[A-Za-zÀ-ÿ]{4,}", signer.group(1))} if signer else set()
+        for p in index.passages:
+            date = index.letters[p.letter_id].date
+            years_.append(int(date[:4]) if date[:4].isdigit() else 0)
+            months.append(int(date[5:7]) if date[5:7].isdigit() else 0)
+        index.extra["facts"] = {"year": np.array(years_), "month": np.array(months),
+                                "ministry": ministries, "names": names,
+                                "letter_of": np.array([p.letter_id for p in index.passages])}
+    return index.extra["facts"]
+
+
+def _named_letters(facts: dict, question: str) -> set[str]:
+    """Letters whose ministry or signer the question names (fuzzy, so misspellings still match)."""
+    from rapidfuzz import fuzz
+
+    folded = _fold(question)
+    for en, nl in ENGLISH_MINISTRIES.items():
+        folded = folded.replace(en, nl)
+    words = set(re.findall(r"[a-z]{4,}", folded))
+    named = set()
+    for letter_id, ministry in facts["ministry"].items():
+        if ministry and fuzz.partial_ratio(ministry, folded) >= 90 and len(ministry) >= 6:
+            named.add(letter_id)
+    for letter_id, surnames in facts["names"].items():
+        if any(fuzz.ratio(name, word) >= 85 for name in surnames for word in words):
+            named.add(letter_id)
+    return named
+
+
 def metadata_boost(index: Index, question: str) -> np.ndarray | float:
-    """A small bonus for passages of letters dated in a year the question names (or the year next to
-    it, since letters answer events of the year before)."""
-    wanted = years(question)
-    if not wanted:
-        return 0.0
-    if "letter_year" not in index.extra:
-        index.extra["letter_year"] = np.array(
-            [int(index.letters[p.letter_id].date[:4] or 0) if index.letters[p.letter_id].date else 0
-             for p in index.passages])
-    letter_year = index.extra["letter_year"]
+    """A small bonus for passages of letters that fit what the question names: a year (or the year
+    next to it, since letters answer events of the year before), a month and year, a ministry, a signer."""
+    facts = _letter_facts(index)
     boost = np.zeros(len(index.passages), dtype=np.float32)
-    for year in wanted:
-        boost = np.maximum(boost, np.where(letter_year == year, YEAR_BOOST, 0.0))
-        boost = np.maximum(boost, np.where(np.abs(letter_year - year) == 1, YEAR_BOOST / 2, 0.0))
+    for year in years(question):
+        boost = np.maximum(boost, np.where(facts["year"] == year, YEAR_BOOST, 0.0))
+        boost = np.maximum(boost, np.where(np.abs(facts["year"] - year) == 1, YEAR_BOOST / 2, 0.0))
+    for month, year in _MONTH_YEAR.findall(question):
+        hit = (facts["year"] == int(year)) & (facts["month"] == MONTHS[month.lower()])
+        boost += np.where(hit, YEAR_BOOST / 2, 0.0)
+    named = _named_letters(facts, question)
+    if named:
+        boost += np.where(np.isin(facts["letter_of"], list(named)), SENDER_BOOST, 0.0)
     return boost

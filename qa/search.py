@@ -77,17 +77,58 @@ def check_question(question: str) -> str:
 
 # ---- scores for every passage -------------------------------------------------------------------
 
-def _passage_matrix(index: Index) -> np.ndarray:
+CANDIDATES = 1000  # passages (and sentences) an approximate index hands on for scoring
+
+
+def is_exact(vectors) -> bool:
+    """True for a flat (exact) faiss index, whose vectors are scored all at once."""
+    return type(vectors).__name__.startswith("IndexFlat")
+
+
+class _StoredRows:
+    """The rows of an approximate faiss index, read on demand: no full matrix in memory at scale."""
+
+    def __init__(self, vectors):
+        import faiss
+
+        if "IVF" in type(vectors).__name__:
+            faiss.extract_index_ivf(vectors).make_direct_map()
+        self.vectors = vectors
+
+    def __getitem__(self, rows) -> np.ndarray:
+        return self.vectors.reconstruct_batch(np.asarray(rows, dtype=np.int64).reshape(-1))
+
+
+def _matrix(vectors):
+    return vectors.reconstruct_n(0, vectors.ntotal) if is_exact(vectors) else _StoredRows(vectors)
+
+
+def _passage_matrix(index: Index):
     if "passage_matrix" not in index.extra:
-        index.extra["passage_matrix"] = index.vectors.reconstruct_n(0, index.vectors.ntotal)
+        index.extra["passage_matrix"] = _matrix(index.vectors)
         index.extra["passage_row"] = {p.id: i for i, p in enumerate(index.passages)}
     return index.extra["passage_matrix"]
 
 
-def sentence_matrix(index: Index) -> np.ndarray:
+def sentence_matrix(index: Index):
     if "sentence_matrix" not in index.extra:
-        index.extra["sentence_matrix"] = index.sentence_vectors.reconstruct_n(0, index.sentence_vectors.ntotal)
+        index.extra["sentence_matrix"] = _matrix(index.sentence_vectors)
     return index.extra["sentence_matrix"]
+
+
+def candidate_scores(vectors, q: np.ndarray, k: int = CANDIDATES) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cosines) of the `k` nearest vectors by the (approximate) faiss index."""
+    scores, rows = vectors.search(np.asarray(q, dtype=np.float32)[None, :], k)
+    keep = rows[0] >= 0
+    return rows[0][keep], scores[0][keep]
+
+
+def _approximate_passage_scores(index: Index, q: np.ndarray) -> np.ndarray:
+    """Cosines of the candidate passages; every other passage gets the lowest candidate's cosine."""
+    rows, scores = candidate_scores(index.vectors, q)
+    out = np.full(index.vectors.ntotal, scores.min() if scores.size else -1.0, dtype=np.float32)
+    out[rows] = scores
+    return out
 
 
 def query_vector(index: Index, question: str) -> np.ndarray:
@@ -104,17 +145,23 @@ def query_vector(index: Index, question: str) -> np.ndarray:
 
 def dense_scores(index: Index, question: str, q: np.ndarray | None = None) -> np.ndarray:
     q = query_vector(index, question) if q is None else q
+    if not is_exact(index.vectors):
+        return _approximate_passage_scores(index, q)
     return _passage_matrix(index) @ q
 
 
 def sentence_scores(index: Index, question: str, q: np.ndarray | None = None) -> np.ndarray:
     """Best sentence's cosine for each passage (its own cosine where it has no sentence vectors)."""
     q = query_vector(index, question) if q is None else q
-    passage = _passage_matrix(index) @ q
+    passage = dense_scores(index, question, q)
     if index.sentence_vectors is None or index.sentence_vectors.ntotal == 0:
         return passage
     best = passage.copy()
-    np.maximum.at(best, index.sentence_owner[:, 0], sentence_matrix(index) @ q)
+    if is_exact(index.sentence_vectors):
+        np.maximum.at(best, index.sentence_owner[:, 0], sentence_matrix(index) @ q)
+    else:
+        rows, scores = candidate_scores(index.sentence_vectors, q)
+        np.maximum.at(best, index.sentence_owner[rows, 0], scores)
     return 0.5 * passage + 0.5 * best
 
 
@@ -166,7 +213,8 @@ def search(index: Index, question: str, k: int = 10, retriever: str = DEFAULT_RE
     question = check_question(question)
     if retriever not in RETRIEVERS:
         raise QuestionError(f"unknown retriever {retriever!r}; choose one of {', '.join(sorted(RETRIEVERS))}")
-    scores = np.asarray(RETRIEVERS[retriever](index, question), dtype=np.float32).copy()
+    text = hints.content_question(question) if use_hints else question
+    scores = np.asarray(RETRIEVERS[retriever](index, text), dtype=np.float32).copy()
     if use_hints:
         scores += hints.metadata_boost(index, question)
     mask = filter_mask(index, filters)
@@ -177,7 +225,9 @@ def search(index: Index, question: str, k: int = 10, retriever: str = DEFAULT_RE
         return []
     top = np.argpartition(-scores, k - 1)[:k]
     top = top[np.argsort(-scores[top], kind="stable")]
-    return [Hit(index.passages[i], float(scores[i]), index.letters[index.passages[i].letter_id]) for i in top]
+    confidence = _passage_matrix(index)[top] @ query_vector(index, text)
+    return [Hit(index.passages[i], float(scores[i]), index.letters[index.passages[i].letter_id], float(c))
+            for i, c in zip(top, confidence)]
 
 
 __all__ = ["Filters", "IndexError_", "QuestionError", "RETRIEVERS", "open_index", "search"]

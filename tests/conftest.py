@@ -35,3 +35,19 @@ def shared_corpus() -> Path:
     if not (root / "sgd" / "letters.jsonl").exists():
         pytest.skip(f"needs the shared corpus at {root}")
     return root
+
+
+@pytest.fixture(scope="session")
+def real_index(tmp_path_factory):
+    """The default corpus indexed with the real model (once per test session; the embedding cache in
+    the user cache folder makes a second session on the same machine fast)."""
+    from corpus.readers import read_corpus
+    from index.build import build_index
+    from index.embed import load_embedder
+    from qa.search import open_index
+
+    root = shared_corpus()
+    path = tmp_path_factory.mktemp("real") / "index"
+    letters = read_corpus([root / "sgd" / "letters.jsonl", root / "modern"]).letters
+    build_index(letters, path, load_embedder())
+    return open_index(path)

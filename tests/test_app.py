@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from functools import partial
 from types import SimpleNamespace
 
 import gradio as gr
@@ -10,9 +11,16 @@ import pytest
 
 import app
 from qa import cli, feedback
+from qa.answer import compose_answer
 from qa.search import open_index
 
 MIGRATION = "Wat wil Nederland op het gebied van secundaire migratie?"
+
+
+@pytest.fixture(autouse=True)
+def always_answer(monkeypatch):
+    """The fake embedder's scores sit below the real model's abstention threshold: answer regardless."""
+    monkeypatch.setattr(app, "compose_answer", partial(compose_answer, abstain_below=-1.0))
 
 
 def ask(index, question, history=None, turns=None, **filters):
@@ -26,6 +34,13 @@ def test_answer_cites_and_marks_the_sentence(fake_index):
     assert "brief-migratie" in history[-1]["content"] and "[1]" in history[-1]["content"]
     assert "<mark>" in sources and "2019-03-12" in sources
     assert turns[-1]["message_index"] == 1 and turns[-1]["passage_ids"]
+
+
+def test_no_good_answer_lists_possibly_relevant_passages(fake_index, monkeypatch):
+    monkeypatch.setattr(app, "compose_answer", partial(compose_answer, abstain_below=99.0))
+    history, turns, sources = ask(fake_index, "What about secondary migration?")
+    assert history[-1]["content"].startswith("I found no passage that answers this well enough")
+    assert "Possibly relevant" in sources and "<mark>" not in sources
 
 
 def test_filters_show_in_the_answer_and_one_that_excludes_all_says_so(fake_index):

@@ -1,0 +1,37 @@
+"""The real model on the default corpus (marked: slower; CI runs them)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from index.embed import load_embedder
+from qa.answer import compose_answer
+from qa.search import search
+
+pytestmark = pytest.mark.model
+
+
+def test_offline_model_embeds_dutch_and_english_alike():
+    embedder = load_embedder()
+    assert embedder.name == "multilingual-e5-small" and embedder.dim == 384
+    q = embedder.encode_queries(["Wat wil Nederland op het gebied van secundaire migratie?",
+                                 "what does NL want on secondary migration?"])
+    p = embedder.encode_passages(["Nederland hecht groot belang dat het GEAS bijdraagt aan het voorkomen van "
+                                  "secundaire migratie.", "De sluis in de Oesterdam wordt gebouwd."])
+    assert np.allclose(np.linalg.norm(q, axis=1), 1, atol=1e-4)
+    scores = q @ p.T
+    assert (scores[:, 0] > scores[:, 1] + 0.05).all()
+
+
+@pytest.mark.parametrize("question", ["Wat wil Nederland op het gebied van secundaire migratie?",
+                                      "what does NL want on secondary migration?"])
+def test_secondary_migration_passage_in_top_3(real_index, question):
+    hits = search(real_index, question, k=3)
+    seed = [h for h in hits if h.letter.id == "seed-2298637" and "secundaire migratie" in h.passage.text]
+    assert seed, [(h.letter.id, h.passage.text[:80]) for h in hits]
+    letter = seed[0].letter
+    assert letter.date == "2018-06-21" and letter.kenmerk == "2298637"
+    assert "Harbers" in letter.sender and "Staatssecretaris" in letter.sender
+    assert letter.title.startswith("Ingelaste Europese migratiebijeenkomst")
+    answer = compose_answer(question, hits, real_index)
+    assert answer.answered and any("secundaire migratie" in c.sentence_text() for c in answer.citations)

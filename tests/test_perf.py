@@ -1,0 +1,123 @@
+"""Speed features that must not change answers: incremental indexing, approximate search, fast encoders.
+Nothing here is timed; the timings are in docs/PERFORMANCE.md (kamerqa bench)."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.embed import Embedder, fake_embedder
+
+DEV = Path(__file__).resolve().parents[2] / "shared" / "eval" / "dev_questions.jsonl"
+
+
+def counting(embedder: Embedder) -> tuple[Embedder, list[str]]:
+    """`embedder`, recording every text it encodes."""
+    seen: list[str] = []
+
+    def passages(texts):
+        seen.extend(texts)
+        return embedder.encode_passages(texts)
+
+    return replace(embedder, encode_passages=passages), seen
+
+
+def test_reindex_embeds_only_the_changed_letter(tmp_path, letters_dir):
+    from corpus.readers import read_corpus
+    from index.build import build_index
+
+    embedder, seen = counting(fake_embedder())
+    cache = tmp_path / "cache.sqlite"
+    letters = read_corpus([letters_dir]).letters
+    first = build_index(letters, tmp_path / "index", embedder, cache_path=cache)
+    assert first.embedded == len(seen) > 0
+
+    changed = replace(letters[0], text=letters[0].text + "\n\nDe minister zegt toe de Kamer voor de zomer te informeren.")
+    seen.clear()
+    again = build_index([changed, *letters[1:]], tmp_path / "index", embedder, cache_path=cache)
+    assert again.passages == first.passages or again.passages == first.passages + 1
+    assert 0 < again.embedded == len(seen) < first.embedded / 2
+    others = {p for letter in letters[1:] for p in letter.text.split("\n\n") if len(p.split()) > 8}
+    assert not any(t.strip() in others for t in seen)  # nothing of the unchanged letters was re-embedded
+
+
+def test_approximate_index_finds_what_exact_finds(tmp_path, letters_dir, monkeypatch):
+    from corpus.readers import read_corpus
+    from index import build
+    from qa.search import open_index, search
+
+    letters = read_corpus([letters_dir]).letters
+    build.build_index(letters, tmp_path / "exact", fake_embedder(), cache_path=None)
+    monkeypatch.setattr(build, "ANN_THRESHOLD", 1)
+    build.build_index(letters, tmp_path / "approx", fake_embedder(), cache_path=None)
+    exact, approx = open_index(tmp_path / "exact", "fake"), open_index(tmp_path / "approx", "fake")
+    assert exact.manifest["faiss"] == "flat" and approx.manifest["faiss"].startswith("ivf")
+    for passage in exact.passages[:10]:
+        question = passage.search_text[:200]
+        for retriever in ("dense", "hybrid"):
+            a = [h.passage.id for h in search(exact, question, k=3, retriever=retriever)]
+            b = [h.passage.id for h in search(approx, question, k=3, retriever=retriever)]
+            assert a[0] == b[0]
+
+
+def _hit_mrr(index, questions) -> tuple[float, float]:
+    from qa.search import search
+
+    hit5, mrr = [], []
+    for q in questions:
+        gold = {a["doc_id"] for a in q["answers"]}
+        ranks = [i for i, h in enumerate(search(index, q["question"], k=10)) if h.passage.letter_id in gold]
+        hit5.append(bool(ranks) and ranks[0] < 5)
+        mrr.append(1 / (ranks[0] + 1) if ranks else 0.0)
+    return float(np.mean(hit5)), float(np.mean(mrr))
+
+
+@pytest.mark.model
+def test_approximate_index_answers_dev_questions_as_well_as_exact():
+    """IVF-SQ8 (what large corpora get) over the real index's vectors: Hit@5 and MRR@10 within 0.01."""
+    import faiss
+
+    from index.build import choose_faiss_index
+    from index.store import default_index_dir
+    from qa.search import open_index
+
+    path = default_index_dir()
+    if not (path / "manifest.json").exists() or not DEV.exists():
+        pytest.skip(f"needs a real index at {path} (kamerqa index) and {DEV}")
+    exact = open_index(path, deep_check=False)
+    questions = [json.loads(line) for line in DEV.read_text().splitlines() if line.strip()]
+    approx = open_index(path, deep_check=False)
+    for attr in ("vectors", "sentence_vectors"):
+        vectors = getattr(exact, attr)
+        setattr(approx, attr, choose_faiss_index(vectors.reconstruct_n(0, vectors.ntotal), approximate=True))
+    assert not type(approx.vectors).__name__.startswith("IndexFlat")
+    approx.extra = {"embedder": exact.extra["embedder"]}
+    (h_exact, m_exact), (h_approx, m_approx) = _hit_mrr(exact, questions), _hit_mrr(approx, questions)
+    assert h_approx >= h_exact - 0.01 and m_approx >= m_exact - 0.01
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("backend", ["onnx", "openvino"])
+def test_fast_backends_give_the_torch_vectors(backend):
+    pytest.importorskip("openvino" if backend == "openvino" else "onnxruntime")
+    from index.embed import load_embedder
+
+    torch_model = load_embedder(backend="torch")
+    fast = load_embedder(backend=backend)
+    texts = ["De minister van Verkeer en Waterstaat besluit tot een conventionele sluis in de Oesterdam.",
+             "Kort.", "Een langere passage " * 40]
+    assert fast.fingerprint == torch_model.fingerprint
+    assert (fast.encode_passages(texts) * torch_model.encode_passages(texts)).sum(1).min() > 0.9999
+    assert (fast.encode_queries(texts) * torch_model.encode_queries(texts)).sum(1).min() > 0.9999
+
+
+def test_unknown_backend_names_the_choices(monkeypatch):
+    from index.embed import ModelError, load_embedder
+
+    monkeypatch.setenv("KAMERQA_BACKEND", "tensorrt")
+    with pytest.raises(ModelError, match="openvino"):
+        load_embedder("multilingual-e5-small")
