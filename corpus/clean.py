@@ -22,8 +22,9 @@ _FURNITURE = re.compile(
         .*\bSDU\ uitgeverij\b.* |
         ['’]?\s?s-Gravenhage\ \d{4} |
         kst-\d[\w-]* .* |
-        Tweede\ Kamer,\ (?:zitting|vergaderjaar)\b.* |
-        Eerste\ Kamer,\ (?:zitting|vergaderjaar)\b.* |
+        (?:Tweede|Eerste)\s?Kamer,?\s?(?:zitting|vergaderjaar)\b.* |
+        (?:\d{1,2}|['’`*x¹²³)])?\s*(?:Ter\ inzage\ gelegd|Nedergelegd\ ter\ griffie)\b.{0,160} |  # "laid for inspection"
+        .{0,40}\b\d{1,3}\s+vel\b.{0,40} |              # printer's sheet count ("S-O+W 5 vel")
         [ivxlcdm]+ |                       # roman page numbers
         [-–—]?\s*\d{1,4}\s*[-–—]? |        # page numbers
         \*{3,}|-{3,}|_{3,} |               # rules
@@ -146,7 +147,9 @@ def _join_page_breaks(raw: str, paras: list[list[tuple[int, int]]]) -> list[list
         if out:
             last = raw[out[-1][-1][0]:out[-1][-1][1]].rstrip()
             first = raw[para[0][0]:para[0][1]].lstrip()
-            if last and first[:1].islower() and not _SENTENCE_END.search(last) and len(last) > 30:
+            words = sum(len(raw[a:b].split()) for a, b in out[-1])
+            stops_mid_sentence = last and not _SENTENCE_END.search(last) and words >= 12
+            if stops_mid_sentence and (first[:1].islower() or len(last) > 30):
                 out[-1] = out[-1] + para
                 continue
         out.append(para)

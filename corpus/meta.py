@@ -26,12 +26,12 @@ _BRIEF_VAN = re.compile(
     r"BRIEF VAN (?:DE|HET|DEN)\s+((?:MINISTER|STAATSSECRETARIS|MINISTER-PRESIDENT|STAATS-SECRETARIS)[A-ZÀ-Ý ,\-]{0,120})",
 )
 _SIGNATURE = re.compile(
-    r"^\s*De\s+((?:Minister|Staatssecretaris|Minister-President|Eerste Minister)[^\n,]{0,100}),?\s*\n"
+    r"^[ \t]*De\s+((?:Minister|Staatssecretaris|Minister-President|Eerste Minister)[^\n,]{0,100}),?\s*\n"
     r"(?:[ \t]*\n){0,6}\s*([A-Z][^\n]{2,60})$",
     re.MULTILINE,
 )
 _SIGNATURE_ONE_LINE = re.compile(
-    r"^\s*De\s+((?:Minister|Staatssecretaris|Minister-President)[^\n,]{0,100}),\s*([A-Z][^\n,]{2,60})$",
+    r"^[ \t]*De\s+((?:Minister|Staatssecretaris|Minister-President)[^\n,]{0,100}),\s*([A-Z][^\n,]{2,60})$",
     re.MULTILINE,
 )
 _SMALL = {"van", "voor", "en", "de", "het", "der", "den", "op", "in", "met", "bij"}

@@ -63,7 +63,7 @@ class Hit:
     passage: Passage
     score: float
     letter: Letter
-    confidence: float = float("nan")  # the passage's cosine to the question: comparable across questions
+    confidence: float = float("nan")  # its best sentence's cosine to the question: comparable across questions
 
     def to_json(self) -> dict:
         """The shape `kamerqa ask --json` prints for each hit (stable: outside checks read it)."""

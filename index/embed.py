@@ -83,9 +83,10 @@ def _dimension(model) -> int:
 
 
 def _model_fingerprint(model, name: str) -> str:
-    """Name, dimension and the (rounded) vector of a probe text: a different model gives another."""
+    """Name, dimension, prompts and the (rounded) vector of a probe text: another model gives another."""
     probe = model.encode(["kamerqa fingerprint probe"], normalize_embeddings=True)[0]
-    return _fingerprint(name, _dimension(model), np.round(probe[:16], 2).tolist())
+    prompts = (model.prompts.get("query", ""), model.prompts.get("document", ""))
+    return _fingerprint(name, _dimension(model), np.round(probe[:16], 2).tolist(), *prompts)
 
 
 def sentence_transformer_embedder(name: str, threads: int | None = None, batch_size: int = 32) -> Embedder:
@@ -106,6 +107,10 @@ def sentence_transformer_embedder(name: str, threads: int | None = None, batch_s
         ) from None
     if "e5" in name.lower() and not model.prompts.get("query"):
         model.prompts.update({"query": "query: ", "passage": "passage: "})
+    if model.prompts.get("passage") and not model.prompts.get("document"):
+        # sentence-transformers' encode_document takes "document" first, and saving a model adds an
+        # empty one: without this, e5 passages would be embedded without their "passage: " prefix
+        model.prompts["document"] = model.prompts["passage"]
     label = DEFAULT_MODEL if name in E5_NAMES else name
 
     def queries(texts):

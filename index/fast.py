@@ -79,7 +79,7 @@ def exported_model_file(model, model_dir: Path, backend: str) -> Path:
         if backend == "openvino":
             import openvino as ov
 
-            ov.save_model(ov.convert_model(str(tmp / "raw.onnx")), str(tmp / "model.xml"), compress_to_fp16=False)
+            ov.save_model(ov.Core().read_model(str(tmp / "raw.onnx")), str(tmp / "model.xml"), compress_to_fp16=False)
             os.replace(tmp / "model.bin", folder / "model.bin")
             os.replace(tmp / "model.xml", target)
         else:

@@ -139,7 +139,7 @@ def build_e5_small(out_dir: Path) -> Path:
         transformer = models.Transformer(str(tmp), max_seq_length=512)
         pooling = models.Pooling(transformer.get_word_embedding_dimension(), pooling_mode="mean")
         st = SentenceTransformer(modules=[transformer, pooling, models.Normalize()],
-                                 prompts={"query": "query: ", "passage": "passage: "}, device="cpu")
+                                 prompts={"query": "query: ", "document": "passage: ", "passage": "passage: "}, device="cpu")
         st.save(str(tmp))
         if out_dir.exists():
             shutil.rmtree(out_dir)

@@ -13,13 +13,13 @@ TABLE_METRICS = tuple(f"hit@{c}" for c in CUTOFFS) + ("mrr@10", "ndcg@10", "reca
 
 def format_table(evaluation: Evaluation) -> str:
     """One row per retriever, then per retriever a row per language and per question type."""
-    header = ["retriever", "group", "n", *TABLE_METRICS]
+    header = ["retriever", "group", "n", *TABLE_METRICS, "ms_p50"]
     rows = []
     for name, result in evaluation.results.items():
-        rows.append([name, "all", result["n"], *(result[m] for m in TABLE_METRICS)])
+        rows.append([name, "all", result["n"], *(result[m] for m in TABLE_METRICS), f"{result.get('ms_p50', 0):.0f}"])
         for key in ("by_lang", "by_type"):
             for value, group in result[key].items():
-                rows.append([name, f"{key[3:]}={value}", group["n"], *(group[m] for m in TABLE_METRICS)])
+                rows.append([name, f"{key[3:]}={value}", group["n"], *(group[m] for m in TABLE_METRICS), ""])
     cells = [header] + [[f"{c:.3f}" if isinstance(c, float) else str(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))) for row in cells]

@@ -11,7 +11,9 @@ found and nDCG's ideal ranking has every answer on top.
 """
 from __future__ import annotations
 
+import statistics
 import sys
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,9 +171,16 @@ def evaluate(question_set: QuestionSet, letters: dict[str, Letter], search_fns: 
     questions = tuple(q for q in question_set.questions if q.id in gold)
     depth = max(PLOT_DEPTH, k)
     search_problems: list[Problem] = []
-    runs = {name: {q.id: _retrieve(fn, q, depth, name, search_problems) for q in questions}
-            for name, fn in search_fns.items()}
+    runs, seconds = {}, {}
+    for name, fn in search_fns.items():
+        runs[name], seconds[name] = {}, []
+        for q in questions:
+            started = time.perf_counter()
+            runs[name][q.id] = _retrieve(fn, q, depth, name, search_problems)
+            seconds[name].append(time.perf_counter() - started)
     results = {name: score_run(questions, gold, run, k=k, min_overlap=min_overlap) for name, run in runs.items()}
+    for name, times in seconds.items():  # the first question of a run also pays for warming up
+        results[name]["ms_p50"] = round(1000 * statistics.median(times), 1) if times else 0.0
     baseline = next(iter(results), None)
     for name, p_values in compare_retrievers(results).items():
         results[name]["significance"] = {"test": "paired Fisher randomisation (ranx)", "against": baseline, "p": p_values}
@@ -230,8 +239,12 @@ def run(args) -> int:
 
 
 def _run(args) -> int:
-    from qa import search as search_module
-    from qa.search import RETRIEVERS, search
+    import importlib
+
+    search_module = importlib.import_module("qa.search")
+    RETRIEVERS, search = search_module.RETRIEVERS, search_module.search
+
+    PLAIN = getattr(search_module, "PLAIN", "-plain")  # "dense-plain": without the question's hints
 
     # qa.search.open_index also loads the embedding model the dense retrievers need
     open_index = getattr(search_module, "open_index", None)
@@ -240,9 +253,10 @@ def _run(args) -> int:
 
     default = "hybrid" if "hybrid" in RETRIEVERS else "dense"
     names = [n.strip() for n in (args.retriever or default).split(",") if n.strip()]
-    unknown = [n for n in names if n not in RETRIEVERS]
+    unknown = [n for n in names if n.removesuffix(PLAIN) not in RETRIEVERS]
     if unknown or not names:
-        raise ValueError(f"unknown retriever {', '.join(unknown) or '(none)'}; choose from {', '.join(sorted(RETRIEVERS))}")
+        raise ValueError(f"unknown retriever {', '.join(unknown) or '(none)'}; choose from "
+                         f"{', '.join(sorted(RETRIEVERS))} (add {PLAIN} for no question hints)")
     parse_fail_under(args.fail_under, args.k)  # fail before the slow part
     if not Path(args.questions).exists():
         raise FileNotFoundError(f"question set {args.questions} does not exist")

@@ -59,7 +59,7 @@ def lexical_weight(question: str) -> float:
     return LEXICAL_WEIGHTS["keywords" if is_keyword_query(question) else "nl"]
 
 
-LEXICAL_WEIGHTS = {"en": 0.03, "nl": 0.08, "keywords": 0.12}
+LEXICAL_WEIGHTS = {"en": 0.01, "nl": 0.03, "keywords": 0.05}
 YEAR_BOOST = 0.02
 SENDER_BOOST = 0.01
 

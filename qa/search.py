@@ -24,6 +24,7 @@ from index.store import Index, IndexError_, default_index_dir, read_manifest
 from qa import hints
 
 MAX_QUESTION_CHARS = 2000
+PLAIN = "-plain"
 DEFAULT_RETRIEVER = "hybrid"
 
 
@@ -114,6 +115,29 @@ def sentence_matrix(index: Index):
     if "sentence_matrix" not in index.extra:
         index.extra["sentence_matrix"] = _matrix(index.sentence_vectors)
     return index.extra["sentence_matrix"]
+
+
+def sentence_rows(index: Index, passage: int) -> np.ndarray:
+    """Rows of the sentence vectors of passage number `passage` (sentence_owner is in passage order)."""
+    if "sentence_bounds" not in index.extra:
+        owner = index.sentence_owner[:, 0] if index.sentence_owner is not None else np.zeros(0, dtype=np.int32)
+        index.extra["sentence_bounds"] = np.searchsorted(owner, np.arange(len(index.passages) + 1))
+    bounds = index.extra["sentence_bounds"]
+    return np.arange(bounds[passage], bounds[passage + 1])
+
+
+def hit_confidence(index: Index, passages: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """How well each passage answers, comparably across questions: the cosine of its best sentence to
+    the question (the passage's own where it has no sentence vectors). Abstention uses it."""
+    own = _passage_matrix(index)[passages] @ q
+    if index.sentence_vectors is None:
+        return own
+    out = own.copy()
+    for n, i in enumerate(passages):
+        rows = sentence_rows(index, int(i))
+        if rows.size:
+            out[n] = float(np.max(sentence_matrix(index)[rows] @ q))
+    return out
 
 
 def candidate_scores(vectors, q: np.ndarray, k: int = CANDIDATES) -> tuple[np.ndarray, np.ndarray]:
@@ -211,8 +235,11 @@ def search(index: Index, question: str, k: int = 10, retriever: str = DEFAULT_RE
            filters: Filters = Filters(), use_hints: bool = True) -> list[Hit]:
     """The `k` best passages for `question`, best first."""
     question = check_question(question)
+    if retriever.endswith(PLAIN):  # "dense-plain": the retriever without the question's hints
+        retriever, use_hints = retriever.removesuffix(PLAIN), False
     if retriever not in RETRIEVERS:
-        raise QuestionError(f"unknown retriever {retriever!r}; choose one of {', '.join(sorted(RETRIEVERS))}")
+        raise QuestionError(f"unknown retriever {retriever!r}; choose one of {', '.join(sorted(RETRIEVERS))} "
+                            f"(add {PLAIN} for no question hints)")
     text = hints.content_question(question) if use_hints else question
     scores = np.asarray(RETRIEVERS[retriever](index, text), dtype=np.float32).copy()
     if use_hints:
@@ -225,7 +252,7 @@ def search(index: Index, question: str, k: int = 10, retriever: str = DEFAULT_RE
         return []
     top = np.argpartition(-scores, k - 1)[:k]
     top = top[np.argsort(-scores[top], kind="stable")]
-    confidence = _passage_matrix(index)[top] @ query_vector(index, text)
+    confidence = hit_confidence(index, top, query_vector(index, text))
     return [Hit(index.passages[i], float(scores[i]), index.letters[index.passages[i].letter_id], float(c))
             for i, c in zip(top, confidence)]
 

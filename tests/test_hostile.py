@@ -245,8 +245,6 @@ def test_cleaner_is_fast_on_long_runs(text):
     assert time.perf_counter() - started < 3
 
 
-@pytest.mark.xfail(strict=True, reason="corpus/meta.py _SIGNATURE/_SIGNATURE_ONE_LINE start with ^\\s* under "
-                                       "MULTILINE: quadratic on whitespace-heavy text (owner to fix)")
 def test_metadata_extraction_is_fast_on_blank_lines():
     from corpus import meta
 
