@@ -64,7 +64,7 @@ def with_metadata(letter: Letter, fields: dict | None = None) -> Letter:
     if not sender and fields.get("afzender_kop"):
         m = re.search(r"(MINISTER|STAATSSECRETARIS|MINISTER-PRESIDENT).*", fields["afzender_kop"], re.IGNORECASE)
         if m:
-            sender = meta.title_case(m.group(0))
+            sender = meta.title_case(re.split(r"\s+(?:Aan|AAN|aan)\s|\s+No\.|\s+Nr\.", m.group(0))[0])
             name = re.split(r",\s*", fields.get("ondertekening") or "", maxsplit=1)
             if len(name) == 2 and 2 < len(name[1]) < 50:
                 sender += f" ({name[1].strip(' .')})"

@@ -94,6 +94,12 @@ def sentence_transformer_embedder(name: str, threads: int | None = None, batch_s
     import torch
     from sentence_transformers import SentenceTransformer
 
+    try:  # no "Loading weights" bar on every start
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+    except ImportError:
+        pass
     if threads:
         torch.set_num_threads(threads)
     path = str(e5_small_path()) if name in E5_NAMES else name

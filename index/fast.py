@@ -1,13 +1,16 @@
-"""Faster CPU encoders for the same model: ONNX Runtime and OpenVINO, both fp32.
+"""Faster CPU encoders for the same model: ONNX Runtime and OpenVINO fp32, and OpenVINO int8.
 
 Backends, by name (`BACKENDS`), chosen with `load_embedder(name, backend=...)` or $KAMERQA_BACKEND:
-  torch     sentence-transformers as is (the reference)
-  onnx      the model exported to ONNX, graph-fused, run by ONNX Runtime (fastest for single queries
-            on an idle machine, slower than torch for batches)
-  openvino  the same export compiled by OpenVINO (the default: 2-3x torch for passages, see
-            docs/PERFORMANCE.md)
-All three give the same vectors (cosine >= 0.9999 to torch, checked in tests/test_perf.py), so they share
-the model's fingerprint and embedding cache. int8 variants were measured and are not kept (bench/).
+  torch          sentence-transformers as is (the reference)
+  onnx           the model exported to ONNX, graph-fused, run by ONNX Runtime (fastest for single
+                 queries on an idle machine, slower than torch for batches)
+  openvino       the same export compiled by OpenVINO (the default; about torch's speed on an idle
+                 machine, 2-3x on a busy one, see docs/PERFORMANCE.md)
+  openvino-int8  the OpenVINO model quantised to int8 by NNCF post-training quantisation, calibrated
+                 on passages of the default corpus (int8 kernels: AVX-512 VNNI / AMX)
+The fp32 backends give the same vectors (cosine >= 0.9999 to torch, checked in tests/test_perf.py), so
+they share the model's fingerprint and embedding cache. int8 moves vectors a little (cosine ~0.99), so it
+has its own fingerprint (the model's + "-ov-int8"): an index built with it is searched with it.
 
 Exported models are built once, offline, next to the model folder in the cache. Texts are tokenised
 once, sorted by length and batched, so a batch carries little padding.
@@ -66,15 +69,57 @@ def _fuse(src: Path, dst: Path, model) -> None:
     fused.save_model_to_file(str(dst))
 
 
+CALIBRATION_TEXTS = 300  # NNCF's default subset size
+
+
+def calibration_texts(model, n: int = CALIBRATION_TEXTS) -> list[str]:
+    """`n` texts of the default corpus as the encoder sees them: 2/3 passages (with the index's header
+    line) and 1/3 sentences, spread evenly over the letters, with the document prompt."""
+    from corpus.chunk import chunk_letter
+    from corpus.readers import default_corpus, read_corpus
+    from index.build import passage_document, sentence_texts
+
+    letters = read_corpus(default_corpus()).letters
+    pairs = [(p, letter) for letter in letters for p in chunk_letter(letter)]
+    documents = [passage_document(p, letter, header=True) for p, letter in pairs]
+    sentences = [t for p, _ in pairs for _, t in sentence_texts(p, 4)]
+    if not documents:
+        raise ModelError("the default corpus gave no passages to calibrate the int8 model on")
+    pick = lambda items, k: [items[i] for i in np.linspace(0, len(items) - 1, min(k, len(items))).astype(int)]  # noqa: E731
+    prompt = next((model.prompts[k] for k in ("document", "passage", "corpus") if model.prompts.get(k)), "")
+    return [prompt + t for t in pick(documents, n - n // 3) + pick(sentences, n // 3)]
+
+
+def _quantize(fp32_xml: Path, out: Path, model) -> None:
+    """NNCF post-training int8 quantisation of the OpenVINO model `fp32_xml`, written to `out`."""
+    os.environ.setdefault("NNCF_CI", "1")  # NNCF sends usage telemetry unless this is set
+    import nncf
+    import openvino as ov
+
+    ids = model.tokenizer(calibration_texts(model), truncation=True, max_length=MAX_TOKENS)["input_ids"]
+    data = [{"input_ids": np.array([x], dtype=np.int64), "attention_mask": np.ones((1, len(x)), dtype=np.int64)}
+            for x in ids]
+    quantized = nncf.quantize(ov.Core().read_model(str(fp32_xml)), nncf.Dataset(data), subset_size=len(data),
+                              model_type=nncf.ModelType.TRANSFORMER)
+    ov.save_model(quantized, str(out), compress_to_fp16=False)
+
+
 def exported_model_file(model, model_dir: Path, backend: str) -> Path:
-    """The model in `model_dir` exported for `backend` ("onnx" or "openvino"), built on first use."""
+    """The model in `model_dir` exported for `backend` ("onnx", "openvino" or "openvino-int8"), built
+    on first use into `model_dir/backend/` (a temporary folder first, so a crash leaves nothing half-built)."""
     folder = Path(model_dir) / backend
-    target = folder / ("model.xml" if backend == "openvino" else "model-fp32.onnx")
+    target = folder / ("model-fp32.onnx" if backend == "onnx" else "model.xml")
     if target.exists():
         return target
+    fp32 = exported_model_file(model, model_dir, "openvino") if backend == "openvino-int8" else None
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".onnx-", dir=folder))
+    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=folder))
     try:
+        if backend == "openvino-int8":
+            _quantize(fp32, tmp / "model.xml", model)
+            os.replace(tmp / "model.bin", folder / "model.bin")
+            os.replace(tmp / "model.xml", target)
+            return target
         _export(model, tmp / "raw.onnx")
         if backend == "openvino":
             import openvino as ov
@@ -137,7 +182,7 @@ def encode_onnx(session, tokenizer, texts: list[str], batch_size: int = 32, max_
 
 def exported_embedder(name: str, backend: str = DEFAULT_BACKEND, threads: int | None = None,
                       batch_size: int = 32) -> Embedder:
-    """`name` (a sentence-transformers model) run by `backend`: "onnx" or "openvino"."""
+    """`name` (a sentence-transformers model) run by `backend`: "onnx", "openvino" or "openvino-int8"."""
     from index.embed import sentence_transformer_embedder
 
     reference = sentence_transformer_embedder(name, threads)  # loads, checks and fingerprints the model
@@ -148,7 +193,7 @@ def exported_embedder(name: str, backend: str = DEFAULT_BACKEND, threads: int | 
                          f"use KAMERQA_BACKEND=torch")
     try:
         file = exported_model_file(model, model_dir, backend)
-        session = OpenVINOSession(file, threads) if backend == "openvino" else onnx_session(file, threads)
+        session = onnx_session(file, threads) if backend == "onnx" else OpenVINOSession(file, threads)
     except Exception as e:  # export or runtime failure: say how to fall back
         raise ModelError(f"cannot build the {backend} model for {name!r} ({type(e).__name__}: "
                          f"{str(e)[:200]}); use KAMERQA_BACKEND=torch") from None
@@ -160,9 +205,10 @@ def exported_embedder(name: str, backend: str = DEFAULT_BACKEND, threads: int | 
     def encoder(prefix: str):
         return lambda texts: encode_onnx(session, model.tokenizer, [prefix + t for t in texts], batch_size, max_tokens)
 
-    emb = Embedder(reference.name, reference.dim, reference.fingerprint, encoder(query_prompt), encoder(document_prompt))
+    fingerprint = reference.fingerprint + ("-ov-int8" if backend == "openvino-int8" else "")  # int8 moves vectors
+    emb = Embedder(reference.name, reference.dim, fingerprint, encoder(query_prompt), encoder(document_prompt))
     emb.model, emb.session, emb.backend = model, session, backend
     return emb
 
 
-BACKENDS = ("torch", "onnx", "openvino")
+BACKENDS = ("torch", "onnx", "openvino", "openvino-int8")
