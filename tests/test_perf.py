@@ -77,17 +77,14 @@ def _hit_mrr(index, questions) -> tuple[float, float]:
 
 
 @pytest.mark.model
-def test_approximate_index_answers_dev_questions_as_well_as_exact():
+def test_approximate_index_answers_dev_questions_as_well_as_exact(real_index):
     """IVF-SQ8 (what large corpora get) over the real index's vectors: Hit@5 and MRR@10 within 0.01."""
-    import faiss
-
     from index.build import choose_faiss_index
-    from index.store import default_index_dir
     from qa.search import open_index
 
-    path = default_index_dir()
-    if not (path / "manifest.json").exists() or not DEV.exists():
-        pytest.skip(f"needs a real index at {path} (kamerqa index) and {DEV}")
+    if not DEV.exists():
+        pytest.skip(f"needs {DEV}")
+    path = real_index.path
     exact = open_index(path, deep_check=False)
     questions = [json.loads(line) for line in DEV.read_text().splitlines() if line.strip()]
     approx = open_index(path, deep_check=False)
