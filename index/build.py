@@ -150,7 +150,7 @@ def faiss_kind(index) -> str:
 
 
 ANN_NPROBE = 128
-ANN_THRESHOLD = 200_000
+ANN_THRESHOLD = 50_000
 
 
 def build_index(letters: list[Letter], path: Path, embedder: Embedder | None = None,
@@ -227,6 +227,12 @@ def load_index(path: Path, embedder: Embedder | None = None, deep_check: bool = 
 
 
 def check_model(manifest: dict, embedder: Embedder, path: Path) -> None:
+    built_int8, int8 = manifest["model_fingerprint"].endswith("-ov-int8"), embedder.fingerprint.endswith("-ov-int8")
+    if manifest["model"] == embedder.name and built_int8 != int8:
+        raise IndexError_(
+            f"the index at {path} was built with the {'openvino-int8' if built_int8 else 'fp32'} encoder of "
+            f"{embedder.name!r}; search it with " + ("KAMERQA_BACKEND=openvino-int8" if built_int8 else
+            "KAMERQA_BACKEND=openvino (or torch)") + f", or rebuild: kamerqa index --index {path}")
     if manifest["model_fingerprint"] != embedder.fingerprint or manifest["dimension"] != embedder.dim:
         raise IndexError_(
             f"the index at {path} was built with model {manifest['model']!r}, not {embedder.name!r}; "

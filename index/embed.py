@@ -98,6 +98,7 @@ def sentence_transformer_embedder(name: str, threads: int | None = None, batch_s
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()
+        transformers_logging.set_verbosity_error()  # e.g. the unused pooler's "MISSING" load report
     except ImportError:
         pass
     if threads:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,8 @@ def _export(model, out: Path) -> None:
             return self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
     ids = torch.ones((2, 16), dtype=torch.long)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's advice about shapes; the export is checked in tests
         torch.onnx.export(Wrapped(), (ids, torch.ones_like(ids)), str(out), dynamo=False, opset_version=17,
                           input_names=["input_ids", "attention_mask"], output_names=["tokens"],
                           dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},

@@ -137,7 +137,7 @@ def build_e5_small(out_dir: Path) -> Path:
         tokenizer.model_max_length = 512
         tokenizer.save_pretrained(tmp)
         transformer = models.Transformer(str(tmp), max_seq_length=512)
-        pooling = models.Pooling(transformer.get_word_embedding_dimension(), pooling_mode="mean")
+        pooling = models.Pooling(model.config.hidden_size, pooling_mode="mean")
         st = SentenceTransformer(modules=[transformer, pooling, models.Normalize()],
                                  prompts={"query": "query: ", "document": "passage: ", "passage": "passage: "}, device="cpu")
         st.save(str(tmp))

@@ -96,39 +96,42 @@ def _fold(text: str) -> str:
 
 
 def _letter_facts(index: Index) -> dict:
-    """Per passage: its letter's year and month; per letter: ministry words and signer surnames."""
+    """Per passage: its letter's year and month; the letters of each ministry and each signer surname."""
     if "facts" not in index.extra:
-        years_, months, ministries, names = [], [], {}, {}
+        years_, months = [], []
+        ministries: dict[str, list[str]] = {}
+        names: dict[str, list[str]] = {}
         for letter in index.letters.values():
             m = _OFFICE.search(letter.sender)
-            ministries[letter.id] = _fold(m.group(1)) if m else ""
+            if m and len(m.group(1)) >= 6:
+                ministries.setdefault(_fold(m.group(1)), []).append(letter.id)
             signer = re.search(r"\(([^)]+)\)", letter.sender)
-            names[letter.id] = {_fold(w) for w in re.findall(r"[A-Za-zÀ-ÿ]{4,}", signer.group(1))} if signer else set()
+            for word in re.findall(r"[A-Za-zÀ-ÿ]{4,}", signer.group(1)) if signer else ():
+                names.setdefault(_fold(word), []).append(letter.id)
         for p in index.passages:
             date = index.letters[p.letter_id].date
             years_.append(int(date[:4]) if date[:4].isdigit() else 0)
             months.append(int(date[5:7]) if date[5:7].isdigit() else 0)
         index.extra["facts"] = {"year": np.array(years_), "month": np.array(months),
-                                "ministry": ministries, "names": names,
+                                "ministry": ministries, "names": names, "surnames": list(names),
                                 "letter_of": np.array([p.letter_id for p in index.passages])}
     return index.extra["facts"]
 
 
 def _named_letters(facts: dict, question: str) -> set[str]:
     """Letters whose ministry or signer the question names (fuzzy, so misspellings still match)."""
-    from rapidfuzz import fuzz
+    from rapidfuzz import fuzz, process
 
     folded = _fold(question)
     for en, nl in ENGLISH_MINISTRIES.items():
         folded = folded.replace(en, nl)
-    words = set(re.findall(r"[a-z]{4,}", folded))
     named = set()
-    for letter_id, ministry in facts["ministry"].items():
-        if ministry and fuzz.partial_ratio(ministry, folded) >= 90 and len(ministry) >= 6:
-            named.add(letter_id)
-    for letter_id, surnames in facts["names"].items():
-        if any(fuzz.ratio(name, word) >= 85 for name in surnames for word in words):
-            named.add(letter_id)
+    for ministry, letter_ids in facts["ministry"].items():
+        if fuzz.partial_ratio(ministry, folded) >= 90:
+            named.update(letter_ids)
+    for word in set(re.findall(r"[a-z]{4,}", folded)):
+        for surname, _, _ in process.extract(word, facts["surnames"], scorer=fuzz.ratio, score_cutoff=85, limit=5):
+            named.update(facts["names"][surname])
     return named
 
 

@@ -112,6 +112,25 @@ def test_fast_backends_give_the_torch_vectors(backend):
     assert (fast.encode_queries(texts) * torch_model.encode_queries(texts)).sum(1).min() > 0.9999
 
 
+@pytest.mark.model
+def test_int8_backend_stays_close_to_fp32_under_its_own_fingerprint():
+    """openvino-int8 (NNCF, calibrated on the shared corpus; built on first use, ~2 minutes)."""
+    pytest.importorskip("openvino")
+    pytest.importorskip("nncf")
+    from tests.conftest import shared_corpus
+
+    shared_corpus()  # the calibration passages
+    from index.embed import load_embedder
+
+    fp32 = load_embedder(backend="torch")
+    int8 = load_embedder(backend="openvino-int8")
+    texts = ["De minister van Verkeer en Waterstaat besluit tot een conventionele sluis in de Oesterdam.",
+             "Kort.", "Een langere passage over de begroting van het ministerie van Financiën. " * 15]
+    assert int8.fingerprint == fp32.fingerprint + "-ov-int8"
+    assert (int8.encode_passages(texts) * fp32.encode_passages(texts)).sum(1).min() >= 0.98
+    assert (int8.encode_queries(texts) * fp32.encode_queries(texts)).sum(1).min() >= 0.98
+
+
 def test_unknown_backend_names_the_choices(monkeypatch):
     from index.embed import ModelError, load_embedder
 
