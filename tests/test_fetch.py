@@ -352,3 +352,20 @@ def test_build_query_follows_the_sru_indexes():
                  'w.dossiernummer=="32545"')
     with pytest.raises(FetchError, match="dossier 'abc' is not a dossier number"):
         build_query(dossier="abc")
+
+
+def test_fetched_letters_are_indexed_and_cited(server, tmp_path, letters_dir, capsys):
+    """Done-when of the fetch issue: `kamerqa fetch` against the fixture server, then `kamerqa index`
+    (fake embedder) answers a question about kst-32545-143 citing it."""
+    from qa.cli import main
+
+    out, ix = tmp_path / "fetched", tmp_path / "ix"
+    assert main(["fetch", "--base-url", server.base_url, "--out", str(out), "--interval", "0", "--quiet"]) == 0
+    assert main(["index", "--corpus", str(out), "--corpus", str(letters_dir), "--index", str(ix),
+                 "--model", "fake", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["ask", "grensspaarsaldo motie financiële markten", "--index", str(ix), "--json", "-k", "3"]) == 0
+    hit = json.loads(capsys.readouterr().out)["hits"][0]
+    assert hit["letter_id"] == "kst-32545-143"
+    assert hit["url"] == "https://zoek.officielebekendmakingen.nl/kst-32545-143.html"
+    assert hit["date"] == "2021-07-06"
