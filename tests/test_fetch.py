@@ -74,8 +74,9 @@ class Handler(BaseHTTPRequestHandler):
         elif parts.path in ("/sru", "/repository.overheid.nl/sru"):
             body = _page(srv.sru, parse_qs(parts.query)) if srv.paged else srv.sru
         else:
-            file = (OEP / parts.path.lstrip("/")).resolve()
-            if OEP not in file.parents or not file.is_file():
+            root = OEP.resolve()  # shared/ may itself be reached through a link
+            file = (root / parts.path.lstrip("/")).resolve()
+            if root not in file.parents or not file.is_file():
                 return self._send(404, b"not found")
             body = file.read_bytes()
         host = f"127.0.0.1:{srv.server_address[1]}".encode()
