@@ -142,7 +142,10 @@ def test_feedback_lands_in_sqlite_and_export_downloads_markdown(page, served):
     db, rows = served[1], []
     for _ in range(40):
         if db.exists():
-            rows = sqlite3.connect(db).execute("SELECT rating, question, passage_ids FROM feedback").fetchall()
+            try:
+                rows = sqlite3.connect(db).execute("SELECT rating, question, passage_ids FROM feedback").fetchall()
+            except sqlite3.OperationalError:  # the app is still creating the table
+                rows = []
             if rows:
                 break
         time.sleep(0.25)
