@@ -94,9 +94,9 @@ def best_sentence(hit: Hit, question: str, index=None) -> tuple[int, int]:
     index has them, else by shared words."""
     spans = hit.passage.sentences or ((hit.passage.start, hit.passage.end),)
     if index is not None and index.sentence_vectors is not None and "embedder" in index.extra:
-        from qa.search import query_vector, sentence_matrix
+        from qa.search import passage_number, query_vector, sentence_matrix, sentence_rows
 
-        rows = np.flatnonzero(index.extra["passage_row"][hit.passage.id] == index.sentence_owner[:, 0])
+        rows = sentence_rows(index, passage_number(index, hit.passage))
         if rows.size:
             scores = sentence_matrix(index)[rows] @ query_vector(index, hints.content_question(question))
             return spans[int(index.sentence_owner[rows[int(np.argmax(scores))], 1])]

@@ -107,8 +107,14 @@ def _matrix(vectors):
 def _passage_matrix(index: Index):
     if "passage_matrix" not in index.extra:
         index.extra["passage_matrix"] = _matrix(index.vectors)
-        index.extra["passage_row"] = {p.id: i for i, p in enumerate(index.passages)}
     return index.extra["passage_matrix"]
+
+
+def passage_number(index: Index, passage) -> int:
+    """The passage's row in the index (its vector's row)."""
+    if "passage_number" not in index.extra:
+        index.extra["passage_number"] = {p.id: i for i, p in enumerate(index.passages)}
+    return index.extra["passage_number"][passage.id]
 
 
 def sentence_matrix(index: Index):
