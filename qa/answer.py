@@ -94,12 +94,12 @@ def best_sentence(hit: Hit, question: str, index=None) -> tuple[int, int]:
     index has them, else by shared words."""
     spans = hit.passage.sentences or ((hit.passage.start, hit.passage.end),)
     if index is not None and index.sentence_vectors is not None and "embedder" in index.extra:
-        from qa.search import passage_number, query_vector, sentence_matrix, sentence_rows
+        from qa.search import best_sentence_row, passage_number, query_vector
 
-        rows = sentence_rows(index, passage_number(index, hit.passage))
-        if rows.size:
-            scores = sentence_matrix(index)[rows] @ query_vector(index, hints.content_question(question))
-            return spans[int(index.sentence_owner[rows[int(np.argmax(scores))], 1])]
+        q = query_vector(index, hints.content_question(question))
+        best = best_sentence_row(index, passage_number(index, hit.passage), q)
+        if best is not None:
+            return spans[int(index.sentence_owner[best[0], 1])]
     words = set(re.findall(r"\w{4,}", question.lower()))
     overlap = [len(words & set(re.findall(r"\w{4,}", hit.letter.text[s:e].lower()))) for s, e in spans]
     return spans[int(np.argmax(overlap))]

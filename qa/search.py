@@ -140,10 +140,21 @@ def hit_confidence(index: Index, passages: np.ndarray, q: np.ndarray) -> np.ndar
         return own
     out = own.copy()
     for n, i in enumerate(passages):
-        rows = sentence_rows(index, int(i))
-        if rows.size:
-            out[n] = float(np.max(sentence_matrix(index)[rows] @ q))
+        best = best_sentence_row(index, int(i), q)
+        if best is not None:
+            out[n] = best[1]
     return out
+
+
+def best_sentence_row(index: Index, passage: int, q: np.ndarray) -> tuple[int, float] | None:
+    """(row in the sentence vectors, cosine) of passage number `passage`'s sentence closest to `q`;
+    None when it has no sentence vectors."""
+    rows = sentence_rows(index, passage)
+    if not rows.size:
+        return None
+    scores = sentence_matrix(index)[rows] @ q
+    best = int(np.argmax(scores))
+    return int(rows[best]), float(scores[best])
 
 
 def candidate_scores(vectors, q: np.ndarray, k: int = CANDIDATES) -> tuple[np.ndarray, np.ndarray]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,13 @@ def fake_index(tmp_path: Path, letters_dir: Path):
     path = tmp_path / "index"
     build_index(read_corpus([letters_dir]).letters, path, fake_embedder())
     return open_index(path, "fake")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for an app a test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def shared_corpus() -> Path:

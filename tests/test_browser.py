@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -13,6 +12,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
 
@@ -25,12 +26,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"]
 MIGRATION = "Wat wil Nederland op het gebied van secundaire migratie?"
 SEED = SHARED / "corpus" / "modern" / "seed-2298637.md"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -47,7 +42,7 @@ def served(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("app")
     letters = read_corpus([SEED, LETTERS / "brief-dijken.txt", LETTERS / "brief-onderwijs.txt"]).letters
     build_index(letters, tmp / "index", load_embedder())
-    port, db = _free_port(), tmp / "feedback.sqlite"
+    port, db = free_port(), tmp / "feedback.sqlite"
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "KAMERQA_FEEDBACK_DB": str(db)}
     log = open(tmp / "app.log", "w")
     proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--index", str(tmp / "index"), "--port", str(port)],

@@ -7,7 +7,6 @@ letters built with the fake embedder. Zero errors are allowed; p50/p95 latency a
 from __future__ import annotations
 
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -17,6 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import free_port
 
 gradio_client = pytest.importorskip("gradio_client")
 
@@ -29,12 +30,6 @@ QUESTIONS = [
     "dijken", "<script>alert(1)</script> onderwijs", "Wat wil de staatssecretaris met migratie?",
     "Hoeveel geld gaat naar scholen?",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
