@@ -15,7 +15,7 @@ import numpy as np
 from qa import hints
 from qa.evaluate import MIN_OVERLAP, passage_answers
 from qa.questions import load_questions, resolve_gold
-from qa.search import bm25_scores, open_index, query_vector, sentence_matrix
+from qa.search import bm25_scores, dense_scores, open_index, query_vector, sentence_matrix
 
 
 def features(index, questions):
@@ -23,11 +23,7 @@ def features(index, questions):
     rows = []
     for q in questions:
         v = query_vector(index, q.question)
-        passage = index.extra["passage_matrix"] @ v if "passage_matrix" in index.extra else None
-        if passage is None:
-            from qa.search import dense_scores
-
-            passage = dense_scores(index, q.question, v)
+        passage = dense_scores(index, q.question, v)
         best = passage.copy()
         np.maximum.at(best, index.sentence_owner[:, 0], sentence_matrix(index) @ v)
         lexical = bm25_scores(index, q.question)

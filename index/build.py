@@ -11,10 +11,10 @@ import numpy as np
 
 from corpus.chunk import ChunkSettings, chunk_letter
 from corpus.models import Letter, Passage
+from index.documents import passage_document, sentence_texts
 from index.embed import Embedder, cache_dir, load_embedder
 from index.lexical import Lexical
-from index.store import (Index, IndexError_, read_letters, read_manifest, read_passages, save_index,
-                         verify_files)
+from index.store import IndexError_, check_model, load_index, save_index  # noqa: F401 (load_index: re-exported)
 
 
 @dataclass(frozen=True)
@@ -48,20 +48,6 @@ def corpus_fingerprint(letters: list[Letter]) -> str:
     for letter in sorted(letters, key=lambda x: x.id):
         h.update(letter.id.encode() + b"\0" + text_hash(letter.text).encode() + b"\n")
     return h.hexdigest()[:16]
-
-
-def passage_document(passage: Passage, letter: Letter, header: bool) -> str:
-    """The text embedded for a passage: an optional header line with the letter's subject and year."""
-    if not header or not (letter.title or letter.date):
-        return passage.search_text
-    year = f" ({letter.date[:4]})" if letter.date else ""
-    return f"{letter.title[:150]}{year}\n{passage.search_text}"
-
-
-def sentence_texts(passage: Passage, min_words: int) -> list[tuple[int, str]]:
-    """(number, cleaned text) of the passage's sentences that have at least `min_words` words."""
-    texts = ((j, passage.search_text[s:e]) for j, (s, e) in enumerate(passage.clean_sentences))
-    return [(j, t) for j, t in texts if len(t.split()) >= min_words]
 
 
 class EmbeddingCache:
@@ -191,50 +177,10 @@ def build_index(letters: list[Letter], path: Path, embedder: Embedder | None = N
         lexical.save(folder / "lexical")
 
     manifest = {"model": embedder.name, "model_fingerprint": embedder.fingerprint, "dimension": embedder.dim,
+                "precision": embedder.precision,
                 "settings": settings.as_dict(), "corpus_fingerprint": corpus_fingerprint(letters),
                 "faiss": faiss_kind(passage_index)}
     save_index(path, manifest, letters, passages, write_arrays)
     report.passages, report.sentences, report.embedded = len(passages), len(owner), embedded
     report.seconds = time.perf_counter() - started
     return report
-
-
-def load_index(path: Path, embedder: Embedder | None = None, deep_check: bool = True) -> Index:
-    """Load the index at `path`; with `embedder`, check it is the model the index was built with."""
-    import faiss
-
-    path = Path(path)
-    manifest = read_manifest(path)
-    if embedder is not None:
-        check_model(manifest, embedder, path)
-    folder = verify_files(path, manifest, deep=deep_check)
-    try:
-        letters = read_letters(folder)
-        passages = read_passages(folder, letters)
-        vectors = faiss.read_index(str(folder / "passages.faiss"))
-        index = Index(path, manifest, letters, passages, vectors)
-        if (folder / "sentences.faiss").exists():
-            index.sentence_vectors = faiss.read_index(str(folder / "sentences.faiss"))
-            index.sentence_owner = np.load(folder / "sentence_owner.npy")
-        index.lexical = Lexical.load(folder / "lexical")
-    except (OSError, ValueError, KeyError, RuntimeError) as e:
-        raise IndexError_(f"the index at {path} cannot be read ({type(e).__name__}: {str(e)[:120]}); "
-                          f"rebuild it with: kamerqa index --index {path}") from None
-    if vectors.ntotal != len(passages):
-        raise IndexError_(f"the index at {path} has {vectors.ntotal} vectors for {len(passages)} passages; "
-                          f"rebuild it with: kamerqa index --index {path}")
-    return index
-
-
-def check_model(manifest: dict, embedder: Embedder, path: Path) -> None:
-    built_int8, int8 = manifest["model_fingerprint"].endswith("-ov-int8"), embedder.fingerprint.endswith("-ov-int8")
-    if manifest["model"] == embedder.name and built_int8 != int8:
-        raise IndexError_(
-            f"the index at {path} was built with the {'openvino-int8' if built_int8 else 'fp32'} encoder of "
-            f"{embedder.name!r}; search it with " + ("KAMERQA_BACKEND=openvino-int8" if built_int8 else
-            "KAMERQA_BACKEND=openvino (or torch)") + f", or rebuild: kamerqa index --index {path}")
-    if manifest["model_fingerprint"] != embedder.fingerprint or manifest["dimension"] != embedder.dim:
-        raise IndexError_(
-            f"the index at {path} was built with model {manifest['model']!r}, not {embedder.name!r}; "
-            f"use --model {manifest['model']} (or KAMERQA_MODEL), or rebuild: kamerqa index --index {path} "
-            f"--model {embedder.name}")

@@ -1,41 +1,30 @@
-"""Faster CPU encoders for the same model: ONNX Runtime and OpenVINO fp32, and OpenVINO int8.
+"""Faster CPU encoders for a sentence-transformers model: ONNX Runtime and OpenVINO fp32, and OpenVINO
+int8 (NNCF post-training quantisation, calibrated on passages of the default corpus).
 
-Backends, by name (`BACKENDS`), chosen with `load_embedder(name, backend=...)` or $KAMERQA_BACKEND:
-  torch          sentence-transformers as is (the reference)
-  onnx           the model exported to ONNX, graph-fused, run by ONNX Runtime (fastest for single
-                 queries on an idle machine, slower than torch for batches)
-  openvino       the same export compiled by OpenVINO (the default; about torch's speed on an idle
-                 machine, 2-3x on a busy one, see docs/PERFORMANCE.md)
-  openvino-int8  the OpenVINO model quantised to int8 by NNCF post-training quantisation, calibrated
-                 on passages of the default corpus (int8 kernels: AVX-512 VNNI / AMX)
-The fp32 backends give the same vectors (cosine >= 0.9999 to torch, checked in tests/test_perf.py), so
-they share the model's fingerprint and embedding cache. int8 moves vectors a little (cosine ~0.99), so it
-has its own fingerprint (the model's + "-ov-int8"): an index built with it is searched with it.
-
-Exported models are built once, offline, next to the model folder in the cache. Texts are tokenised
-once, sorted by length and batched, so a batch carries little padding.
+The fp32 exports give the same vectors as torch (cosine >= 0.9999, tests/test_perf.py). An export is
+built once, offline, into the model folder (`onnx/`, `openvino/`, `openvino-int8/`), from the torch
+model; after that an `Encoder` needs only the export and `tokenizer.json`: no torch. OpenVINO keeps its
+compiled blob in `openvino*/cache/`, so a later start compiles nothing. Texts are tokenised once,
+sorted by length and batched, so a batch carries little padding.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from index.embed import Embedder, ModelError
+from corpus.chunk import chunk_letter
+from corpus.readers import default_corpus, read_corpus
+from index.documents import passage_document, sentence_texts
 
-DEFAULT_BACKEND = "openvino"
-
-
-def default_backend() -> str:
-    """openvino when it is installed, else torch."""
-    import importlib.util
-
-    return DEFAULT_BACKEND if importlib.util.find_spec("openvino") and importlib.util.find_spec("onnx") else "torch"
 MAX_TOKENS = 512
+EXPORT_FOLDERS = {"onnx", "openvino", "openvino-int8"}  # built inside the model folder
 
 
 def _export(model, out: Path) -> None:
@@ -77,16 +66,12 @@ CALIBRATION_TEXTS = 300  # NNCF's default subset size
 def calibration_texts(model, n: int = CALIBRATION_TEXTS) -> list[str]:
     """`n` texts of the default corpus as the encoder sees them: 2/3 passages (with the index's header
     line) and 1/3 sentences, spread evenly over the letters, with the document prompt."""
-    from corpus.chunk import chunk_letter
-    from corpus.readers import default_corpus, read_corpus
-    from index.build import passage_document, sentence_texts
-
     letters = read_corpus(default_corpus()).letters
     pairs = [(p, letter) for letter in letters for p in chunk_letter(letter)]
     documents = [passage_document(p, letter, header=True) for p, letter in pairs]
     sentences = [t for p, _ in pairs for _, t in sentence_texts(p, 4)]
     if not documents:
-        raise ModelError("the default corpus gave no passages to calibrate the int8 model on")
+        raise ValueError("the default corpus gave no passages to calibrate the int8 model on")
     pick = lambda items, k: [items[i] for i in np.linspace(0, len(items) - 1, min(k, len(items))).astype(int)]  # noqa: E731
     prompt = next((model.prompts[k] for k in ("document", "passage", "corpus") if model.prompts.get(k)), "")
     return [prompt + t for t in pick(documents, n - n // 3) + pick(sentences, n // 3)]
@@ -106,64 +91,78 @@ def _quantize(fp32_xml: Path, out: Path, model) -> None:
     ov.save_model(quantized, str(out), compress_to_fp16=False)
 
 
-def exported_model_file(model, model_dir: Path, backend: str) -> Path:
+def exported_model_file(load_model, model_dir: Path, backend: str) -> Path:
     """The model in `model_dir` exported for `backend` ("onnx", "openvino" or "openvino-int8"), built
-    on first use into `model_dir/backend/` (a temporary folder first, so a crash leaves nothing half-built)."""
+    on first use into `model_dir/backend/` from `load_model()` (the sentence-transformers model; a
+    temporary folder first, so a crash leaves nothing half-built)."""
     folder = Path(model_dir) / backend
     target = folder / ("model-fp32.onnx" if backend == "onnx" else "model.xml")
     if target.exists():
         return target
-    fp32 = exported_model_file(model, model_dir, "openvino") if backend == "openvino-int8" else None
+    model = load_model()
+    fp32 = exported_model_file(lambda: model, model_dir, "openvino") if backend == "openvino-int8" else None
     folder.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=folder))
     try:
         if backend == "openvino-int8":
             _quantize(fp32, tmp / "model.xml", model)
-            os.replace(tmp / "model.bin", folder / "model.bin")
-            os.replace(tmp / "model.xml", target)
-            return target
-        _export(model, tmp / "raw.onnx")
-        if backend == "openvino":
+        elif backend == "openvino":
             import openvino as ov
 
+            _export(model, tmp / "raw.onnx")
             ov.save_model(ov.Core().read_model(str(tmp / "raw.onnx")), str(tmp / "model.xml"), compress_to_fp16=False)
-            os.replace(tmp / "model.bin", folder / "model.bin")
-            os.replace(tmp / "model.xml", target)
         else:
+            _export(model, tmp / "raw.onnx")
             _fuse(tmp / "raw.onnx", target, model)
+            return target
+        os.replace(tmp / "model.bin", folder / "model.bin")
+        os.replace(tmp / "model.xml", target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 
 class OpenVINOSession:
-    """An OpenVINO compiled model that runs a list of batches, one per stream at a time.
+    """An OpenVINO compiled model (compiled once, then loaded from its cache folder).
 
-    The THROUGHPUT hint gives one stream per core with one thread each (steady on a busy machine), so a
-    single request would use one core: `run_all` keeps a request in flight on every stream."""
+    Batches: the THROUGHPUT hint gives one stream per core with one thread each (steady on a busy
+    machine), and `run_all` keeps a request in flight on every stream, one caller at a time. Single
+    questions: `run_one` uses a request of the calling thread's own, so threads never share one."""
 
     def __init__(self, path: Path, threads: int | None = None):
         import openvino as ov
 
+        core = ov.Core()
+        core.set_property({"CACHE_DIR": str(Path(path).parent / "cache")})
         config = {"PERFORMANCE_HINT": "THROUGHPUT"}
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads
-        compiled = ov.Core().compile_model(str(path), "CPU", config)
-        self.streams = compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")
-        self.queue = ov.AsyncInferQueue(compiled, self.streams)
+        self.compiled = core.compile_model(str(path), "CPU", config)
+        self.streams = self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")
+        self.queue = ov.AsyncInferQueue(self.compiled, self.streams)
+        self.lock = threading.Lock()
+        self.local = threading.local()
 
     def run_all(self, feeds: list[dict], reduce) -> list[np.ndarray]:
         """`reduce(output, feed)` of every feed, in order (reduced as each finishes, to keep memory small)."""
+        if len(feeds) == 1:
+            return [reduce(self.run_one(feeds[0]), feeds[0])]
         out: list = [None] * len(feeds)
 
         def done(request, i):
             out[i] = reduce(request.get_output_tensor(0).data, feeds[i])
 
-        self.queue.set_callback(done)
-        for i, feed in enumerate(feeds):
-            self.queue.start_async(feed, i)
-        self.queue.wait_all()
+        with self.lock:
+            self.queue.set_callback(done)
+            for i, feed in enumerate(feeds):
+                self.queue.start_async(feed, i)
+            self.queue.wait_all()
         return out
+
+    def run_one(self, feed: dict) -> np.ndarray:
+        if not hasattr(self.local, "request"):
+            self.local.request = self.compiled.create_infer_request()
+        return self.local.request.infer(feed)[0].copy()
 
 
 def onnx_session(path: Path, threads: int | None = None):
@@ -176,66 +175,74 @@ def onnx_session(path: Path, threads: int | None = None):
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def encode_onnx(session, tokenizer, texts: list[str], batch_size: int = 32, max_tokens: int = MAX_TOKENS) -> np.ndarray:
-    """Mean-pooled, L2-normalised vectors; texts are batched by token length to cut padding, in at least
-    as many batches as the session runs at once."""
-    ids = tokenizer(list(texts), truncation=True, max_length=max_tokens)["input_ids"]
+class Tokenizer:
+    """The model folder's tokenizer.json through the `tokenizers` library (what the fast Hugging Face
+    tokenizer runs), truncating to `max_tokens`; no transformers or torch import."""
+
+    def __init__(self, model_dir: Path):
+        from tokenizers import Tokenizer as Fast
+
+        self.fast = Fast.from_file(str(Path(model_dir) / "tokenizer.json"))
+        self.fast.no_padding()
+        config = json.loads((Path(model_dir) / "tokenizer_config.json").read_text())
+        self.pad_id = self.fast.token_to_id(config.get("pad_token") or "<pad>") or 0
+        self.max_model_tokens = int(config.get("model_max_length") or MAX_TOKENS)
+
+    def ids(self, texts: list[str], max_tokens: int) -> list[list[int]]:
+        self.fast.enable_truncation(min(max_tokens, self.max_model_tokens))
+        return [e.ids for e in self.fast.encode_batch(list(texts))]
+
+
+def _feeds(ids: list[list[int]], pad_id: int, batch_size: int, streams: int) -> tuple[list, list[dict]]:
+    """Length-sorted batches (at least as many as the session runs at once): (rows of each, feeds)."""
     order = np.argsort([-len(x) for x in ids], kind="stable")
-    size = max(1, min(batch_size, -(-len(order) // getattr(session, "streams", 1))))
+    size = max(1, min(batch_size, -(-len(order) // streams)))
     groups = [order[start:start + size] for start in range(0, len(order), size)]
     feeds = []
     for rows in groups:
         width = max(len(ids[i]) for i in rows)
-        batch = np.full((len(rows), width), tokenizer.pad_token_id, dtype=np.int64)
+        batch = np.full((len(rows), width), pad_id, dtype=np.int64)
         mask = np.zeros((len(rows), width), dtype=np.int64)
         for r, i in enumerate(rows):
             batch[r, :len(ids[i])] = ids[i]
             mask[r, :len(ids[i])] = 1
         feeds.append({"input_ids": batch, "attention_mask": mask})
-
-    def mean_pool(tokens: np.ndarray, feed: dict) -> np.ndarray:
-        mask = feed["attention_mask"][..., None]
-        return (tokens * mask).sum(1) / mask.sum(1)
-
-    if hasattr(session, "run_all"):
-        pooled = session.run_all(feeds, mean_pool)
-    else:
-        pooled = [mean_pool(session.run(None, feed)[0], feed) for feed in feeds]
-    out = np.zeros((len(ids), pooled[0].shape[1] if pooled else 0), dtype=np.float32)
-    for rows, vectors in zip(groups, pooled):
-        out[rows] = vectors
-    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+    return groups, feeds
 
 
-def exported_embedder(name: str, backend: str = DEFAULT_BACKEND, threads: int | None = None,
-                      batch_size: int = 32) -> Embedder:
-    """`name` (a sentence-transformers model) run by `backend`: "onnx", "openvino" or "openvino-int8"."""
-    from index.embed import sentence_transformer_embedder
-
-    reference = sentence_transformer_embedder(name, threads)  # loads, checks and fingerprints the model
-    model = reference.model
-    model_dir = Path(model[0].auto_model.name_or_path)
-    if not (model_dir / "config.json").exists():
-        raise ModelError(f"the {backend} backend needs a local model folder, {name!r} has none; "
-                         f"use KAMERQA_BACKEND=torch")
-    try:
-        file = exported_model_file(model, model_dir, backend)
-        session = onnx_session(file, threads) if backend == "onnx" else OpenVINOSession(file, threads)
-    except Exception as e:  # export or runtime failure: say how to fall back
-        raise ModelError(f"cannot build the {backend} model for {name!r} ({type(e).__name__}: "
-                         f"{str(e)[:200]}); use KAMERQA_BACKEND=torch") from None
-    # the prompts sentence-transformers' encode_query / encode_document would use
-    query_prompt = model.prompts.get("query", "")
-    document_prompt = next((model.prompts[k] for k in ("document", "passage", "corpus") if k in model.prompts), "")
-    max_tokens = min(MAX_TOKENS, model.max_seq_length or MAX_TOKENS)
-
-    def encoder(prefix: str):
-        return lambda texts: encode_onnx(session, model.tokenizer, [prefix + t for t in texts], batch_size, max_tokens)
-
-    fingerprint = reference.fingerprint + ("-ov-int8" if backend == "openvino-int8" else "")  # int8 moves vectors
-    emb = Embedder(reference.name, reference.dim, fingerprint, encoder(query_prompt), encoder(document_prompt))
-    emb.model, emb.session, emb.backend = model, session, backend
-    return emb
+def _mean_pool(tokens: np.ndarray, feed: dict) -> np.ndarray:
+    mask = feed["attention_mask"][..., None]
+    return (tokens * mask).sum(1) / mask.sum(1)
 
 
-BACKENDS = ("torch", "onnx", "openvino", "openvino-int8")
+class Encoder:
+    """Mean-pooled, L2-normalised vectors from an exported model: the sentence-transformers pipeline
+    (prompt, tokenise, transformer, mean pooling, normalise) without torch. Safe to share between threads."""
+
+    def __init__(self, model_dir: Path, backend: str, load_model, threads: int | None = None, batch_size: int = 32):
+        pooling = json.loads((Path(model_dir) / "1_Pooling" / "config.json").read_text())
+        if pooling.get("pooling_mode", "mean") != "mean" and not pooling.get("pooling_mode_mean_tokens"):
+            raise ValueError(f"the model pools by {pooling.get('pooling_mode')!r}; the exported encoders do mean pooling")
+        file = exported_model_file(load_model, model_dir, backend)
+        self.session = onnx_session(file, threads) if backend == "onnx" else OpenVINOSession(file, threads)
+        self.tokenizer = Tokenizer(model_dir)
+        self.batch_size = batch_size
+
+    def encode(self, texts: list[str], max_tokens: int = MAX_TOKENS) -> np.ndarray:
+        ids = self.tokenizer.ids(texts, max_tokens)
+        if not ids:
+            return np.zeros((0, 0), dtype=np.float32)
+        groups, feeds = _feeds(ids, self.tokenizer.pad_id, self.batch_size, getattr(self.session, "streams", 1))
+        if isinstance(self.session, OpenVINOSession):
+            pooled = self.session.run_all(feeds, _mean_pool)
+        else:
+            pooled = [_mean_pool(self.session.run(None, feed)[0], feed) for feed in feeds]
+        out = np.zeros((len(ids), pooled[0].shape[1]), dtype=np.float32)
+        for rows, vectors in zip(groups, pooled):
+            out[rows] = vectors
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+
+    def queries(self, prompt: str, max_tokens: int):
+        return lambda texts: self.encode([prompt + t for t in texts], max_tokens)
+
+    passages = queries  # the same pipeline; only the prompt differs

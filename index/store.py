@@ -16,12 +16,14 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from corpus.models import Letter, Passage
+from index.embed import INT8_SUFFIX, Embedder
+from index.lexical import Lexical
 
 FORMAT_VERSION = 4
 MANIFEST = "manifest.json"
@@ -39,8 +41,10 @@ def default_index_dir() -> Path:
     return Path(user_data_dir("kamerqa")) / "index"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Index:
+    """An index folder as loaded: what a search reads, never changed after loading."""
+
     path: Path
     manifest: dict
     letters: dict[str, Letter]
@@ -48,8 +52,7 @@ class Index:
     vectors: object  # faiss index over passage vectors
     sentence_vectors: object | None = None  # faiss index over sentence vectors
     sentence_owner: np.ndarray | None = None  # (passage number, sentence number) of each sentence vector
-    lexical: object | None = None  # index.lexical.Lexical
-    extra: dict = field(default_factory=dict)  # caches built on load (metadata lookups)
+    lexical: Lexical | None = None
 
 
 def _sha256(path: Path) -> str:
@@ -176,3 +179,46 @@ def read_passages(folder: Path, letters: dict[str, Letter]) -> list[Passage]:
                                tuple(tuple(s) for s in row["clean_sentences"]),
                                tuple(row["sentence_paragraphs"])))
     return out
+
+
+def load_index(path: Path, embedder: Embedder | None = None, deep_check: bool = True) -> Index:
+    """Load the index at `path`; with `embedder`, check it is the model the index was built with."""
+    import faiss
+
+    path = Path(path)
+    manifest = read_manifest(path)
+    if embedder is not None:
+        check_model(manifest, embedder, path)
+    folder = verify_files(path, manifest, deep=deep_check)
+    try:
+        letters = read_letters(folder)
+        passages = read_passages(folder, letters)
+        vectors = faiss.read_index(str(folder / "passages.faiss"))
+        sentence_vectors = sentence_owner = None
+        if (folder / "sentences.faiss").exists():
+            sentence_vectors = faiss.read_index(str(folder / "sentences.faiss"))
+            sentence_owner = np.load(folder / "sentence_owner.npy")
+        index = Index(path, manifest, letters, passages, vectors, sentence_vectors, sentence_owner,
+                      Lexical.load(folder / "lexical"))
+    except (OSError, ValueError, KeyError, RuntimeError) as e:
+        raise IndexError_(f"the index at {path} cannot be read ({type(e).__name__}: {str(e)[:120]}); "
+                          f"rebuild it with: kamerqa index --index {path}") from None
+    if vectors.ntotal != len(passages):
+        raise IndexError_(f"the index at {path} has {vectors.ntotal} vectors for {len(passages)} passages; "
+                          f"rebuild it with: kamerqa index --index {path}")
+    return index
+
+
+def check_model(manifest: dict, embedder: Embedder, path: Path) -> None:
+    """Raise IndexError_ unless `embedder` is the model (and precision) the index was built with."""
+    built = manifest.get("precision") or ("int8" if manifest["model_fingerprint"].endswith(INT8_SUFFIX) else "fp32")
+    if manifest["model"] == embedder.name and built != embedder.precision:
+        raise IndexError_(
+            f"the index at {path} was built with the {'openvino-int8' if built == 'int8' else 'fp32'} encoder of "
+            f"{embedder.name!r}; search it with " + ("KAMERQA_BACKEND=openvino-int8" if built == "int8" else
+            "KAMERQA_BACKEND=openvino (or torch)") + f", or rebuild: kamerqa index --index {path}")
+    if manifest["model_fingerprint"] != embedder.fingerprint or manifest["dimension"] != embedder.dim:
+        raise IndexError_(
+            f"the index at {path} was built with model {manifest['model']!r}, not {embedder.name!r}; "
+            f"use --model {manifest['model']} (or KAMERQA_MODEL), or rebuild: kamerqa index --index {path} "
+            f"--model {embedder.name}")

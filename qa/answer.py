@@ -10,6 +10,7 @@ import numpy as np
 
 from corpus.models import Hit
 from qa import hints
+from qa.search import best_sentence_row, passage_number, query_vector
 
 # kamerqa answers when one of the top hits has a sentence whose cosine to the question (the hit's
 # confidence) reaches this, per question language (an English question is matched across languages and
@@ -93,9 +94,7 @@ def best_sentence(hit: Hit, question: str, index=None) -> tuple[int, int]:
     """Raw span of the hit's sentence that best answers the question: by sentence vectors when the
     index has them, else by shared words."""
     spans = hit.passage.sentences or ((hit.passage.start, hit.passage.end),)
-    if index is not None and index.sentence_vectors is not None and "embedder" in index.extra:
-        from qa.search import best_sentence_row, passage_number, query_vector
-
+    if index is not None and index.sentence_vectors is not None:
         q = query_vector(index, hints.content_question(question))
         best = best_sentence_row(index, passage_number(index, hit.passage), q)
         if best is not None:

@@ -14,6 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from corpus.models import Passage
+from index.build import choose_faiss_index, faiss_kind
+from index.store import Index
+from qa.searcher import Searcher
 
 NOISE = 0.35  # synthetic vector = real vector + noise of this norm, renormalised (see bench/scale.py)
 
@@ -120,20 +123,13 @@ def synthetic(centres: np.ndarray, n: int, seed: int) -> np.ndarray:
 
 
 def scaled_index(real, n: int, approximate: bool | None = None):
-    """An Index of `n` synthetic passage vectors shaped like `real`'s (passages repeat its first one)."""
-    import faiss
-
-    from index.build import choose_faiss_index
-    from index.store import Index
-
+    """A Searcher over `n` synthetic passage vectors shaped like `real`'s (passages repeat its first one)."""
     centres = real.vectors.reconstruct_n(0, real.vectors.ntotal)
     vectors = synthetic(centres, n, seed=n)
     first: Passage = real.passages[0]
     index = Index(real.path, dict(real.manifest), real.letters, [first] * n,
                   choose_faiss_index(vectors, approximate=approximate))
-    index.extra["embedder"] = real.extra["embedder"]
-    index.extra["bytes"] = faiss.serialize_index(index.vectors).nbytes
-    return index, vectors
+    return Searcher(index, real.embedder), vectors
 
 
 def query_latency(index, questions: list[str], retriever: str, use_hints: bool = True) -> dict:
@@ -160,6 +156,8 @@ def ann_recall(index, exact_vectors: np.ndarray, queries: np.ndarray, k: int = 1
 
 
 def bench_search(index_dir: Path | None, sizes: list[int], questions: list[str]) -> dict:
+    import faiss
+
     from qa.search import open_index
 
     real = open_index(index_dir)
@@ -171,14 +169,12 @@ def bench_search(index_dir: Path | None, sizes: list[int], questions: list[str])
                                                 (real.vectors.ntotal * real.vectors.d * 4) / size, 1)
     centres = real.vectors.reconstruct_n(0, real.vectors.ntotal)
     queries = synthetic(centres, 200, seed=7)
-    from index.build import faiss_kind
-
     for n in sizes:
         index, vectors = scaled_index(real, n)
         label = str(n)
         out["index_type"][label] = faiss_kind(index.vectors)
         out["query_ms"][label + " dense"] = query_latency(index, questions, "dense", use_hints=False)
-        out["bytes_per_passage"][label] = round(index.extra["bytes"] / n, 1)
+        out["bytes_per_passage"][label] = round(faiss.serialize_index(index.vectors).nbytes / n, 1)
         if out["index_type"][label] == "flat":  # also the approximate index, for its recall at this size
             index, _ = scaled_index(real, n, approximate=True)
             out["index_type"][label + " ann"] = faiss_kind(index.vectors)

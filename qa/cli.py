@@ -183,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     from index.store import IndexError_
     from qa.search import QuestionError
 
+    # quiet third-party loading (set here, not in the library): no "Loading weights" bars, no load reports
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     args = build_parser().parse_args(argv)
     try:
         return args.func(args) or 0

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import numpy as np
 
+from rapidfuzz import fuzz, process
+
 from corpus.meta import MONTHS
-from index.store import Index
+from corpus.models import Letter, Passage
+from index.lexical import fold
 
 _EN_WORDS = frozenset("the what which who why how when does did do is are was were of and to in on "
                       "for about with by from has have had would should could netherlands dutch "
@@ -62,6 +66,9 @@ def lexical_weight(question: str) -> float:
 LEXICAL_WEIGHTS = {"en": 0.01, "nl": 0.03, "keywords": 0.05}
 YEAR_BOOST = 0.02
 SENDER_BOOST = 0.01
+MIN_MINISTRY_CHARS = 6  # "van Justitie": shorter office names are OCR fragments
+MINISTRY_MATCH = 90  # rapidfuzz partial ratio of a named ministry to the question (typos still match)
+SURNAME_MATCH = 85  # rapidfuzz ratio of a signer's surname to a question word
 
 
 def date_floor(value: str) -> str:
@@ -89,64 +96,65 @@ ENGLISH_MINISTRIES = {
 _OFFICE = re.compile(r"(?:minister|staatssecretaris)\s+(?:van|voor)\s+([^()]+?)\s*(?:\(|$)", re.IGNORECASE)
 
 
-def _fold(text: str) -> str:
-    from index.lexical import fold
+@dataclass(frozen=True)
+class LetterFacts:
+    """Per passage its letter's year, month and id; the letters of each ministry and each signer's name."""
 
-    return fold(text)
+    year: np.ndarray
+    month: np.ndarray
+    letter_of: np.ndarray
+    ministry: dict[str, list[str]]
+    names: dict[str, list[str]]
 
-
-def _letter_facts(index: Index) -> dict:
-    """Per passage: its letter's year and month; the letters of each ministry and each signer surname."""
-    if "facts" not in index.extra:
-        years_, months = [], []
-        ministries: dict[str, list[str]] = {}
-        names: dict[str, list[str]] = {}
-        for letter in index.letters.values():
-            m = _OFFICE.search(letter.sender)
-            if m and len(m.group(1)) >= 6:
-                ministries.setdefault(_fold(m.group(1)), []).append(letter.id)
-            signer = re.search(r"\(([^)]+)\)", letter.sender)
-            for word in re.findall(r"[A-Za-zÀ-ÿ]{4,}", signer.group(1)) if signer else ():
-                names.setdefault(_fold(word), []).append(letter.id)
-        for p in index.passages:
-            date = index.letters[p.letter_id].date
-            years_.append(int(date[:4]) if date[:4].isdigit() else 0)
-            months.append(int(date[5:7]) if date[5:7].isdigit() else 0)
-        index.extra["facts"] = {"year": np.array(years_), "month": np.array(months),
-                                "ministry": ministries, "names": names, "surnames": list(names),
-                                "letter_of": np.array([p.letter_id for p in index.passages])}
-    return index.extra["facts"]
+    @property
+    def surnames(self) -> list[str]:
+        return list(self.names)
 
 
-def _named_letters(facts: dict, question: str) -> set[str]:
+def letter_facts(letters: dict[str, Letter], passages: list[Passage]) -> LetterFacts:
+    ministries: dict[str, list[str]] = {}
+    names: dict[str, list[str]] = {}
+    for letter in letters.values():
+        m = _OFFICE.search(letter.sender)
+        if m and len(m.group(1)) >= MIN_MINISTRY_CHARS:
+            ministries.setdefault(fold(m.group(1)), []).append(letter.id)
+        signer = re.search(r"\(([^)]+)\)", letter.sender)
+        for word in re.findall(r"[A-Za-zÀ-ÿ]{4,}", signer.group(1)) if signer else ():
+            names.setdefault(fold(word), []).append(letter.id)
+    dates = [letters[p.letter_id].date for p in passages]
+    return LetterFacts(np.array([int(d[:4]) if d[:4].isdigit() else 0 for d in dates]),
+                       np.array([int(d[5:7]) if d[5:7].isdigit() else 0 for d in dates]),
+                       np.array([p.letter_id for p in passages]), ministries, names)
+
+
+def _named_letters(facts: LetterFacts, question: str) -> set[str]:
     """Letters whose ministry or signer the question names (fuzzy, so misspellings still match)."""
-    from rapidfuzz import fuzz, process
-
-    folded = _fold(question)
+    folded = fold(question)
     for en, nl in ENGLISH_MINISTRIES.items():
         folded = folded.replace(en, nl)
     named = set()
-    for ministry, letter_ids in facts["ministry"].items():
-        if fuzz.partial_ratio(ministry, folded) >= 90:
+    for ministry, letter_ids in facts.ministry.items():
+        if fuzz.partial_ratio(ministry, folded) >= MINISTRY_MATCH:
             named.update(letter_ids)
     for word in set(re.findall(r"[a-z]{4,}", folded)):
-        for surname, _, _ in process.extract(word, facts["surnames"], scorer=fuzz.ratio, score_cutoff=85, limit=5):
-            named.update(facts["names"][surname])
+        for surname, _, _ in process.extract(word, facts.surnames, scorer=fuzz.ratio, score_cutoff=SURNAME_MATCH,
+                                             limit=5):
+            named.update(facts.names[surname])
     return named
 
 
-def metadata_boost(index: Index, question: str) -> np.ndarray | float:
+def metadata_boost(index, question: str) -> np.ndarray | float:
     """A small bonus for passages of letters that fit what the question names: a year (or the year
     next to it, since letters answer events of the year before), a month and year, a ministry, a signer."""
-    facts = _letter_facts(index)
+    facts: LetterFacts = index.facts
     boost = np.zeros(len(index.passages), dtype=np.float32)
     for year in years(question):
-        boost = np.maximum(boost, np.where(facts["year"] == year, YEAR_BOOST, 0.0))
-        boost = np.maximum(boost, np.where(np.abs(facts["year"] - year) == 1, YEAR_BOOST / 2, 0.0))
+        boost = np.maximum(boost, np.where(facts.year == year, YEAR_BOOST, 0.0))
+        boost = np.maximum(boost, np.where(np.abs(facts.year - year) == 1, YEAR_BOOST / 2, 0.0))
     for month, year in _MONTH_YEAR.findall(question):
-        hit = (facts["year"] == int(year)) & (facts["month"] == MONTHS[month.lower()])
+        hit = (facts.year == int(year)) & (facts.month == MONTHS[month.lower()])
         boost += np.where(hit, YEAR_BOOST / 2, 0.0)
     named = _named_letters(facts, question)
     if named:
-        boost += np.where(np.isin(facts["letter_of"], list(named)), SENDER_BOOST, 0.0)
+        boost += np.where(np.isin(facts.letter_of, list(named)), SENDER_BOOST, 0.0)
     return boost

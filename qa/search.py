@@ -10,18 +10,15 @@ gives (a year, a ministry or person), and returns `Hit`s, best first.
 """
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from corpus.models import Hit
-from index.build import check_model, load_index
-from index.embed import Embedder, load_embedder
-from index.store import Index, IndexError_, default_index_dir, read_manifest
+from index.store import IndexError_
 from qa import hints
+from qa.searcher import Searcher, is_exact, open_searcher
 
 MAX_QUESTION_CHARS = 2000
 PLAIN = "-plain"
@@ -50,16 +47,7 @@ class Filters:
         return ", ".join(parts)
 
 
-def open_index(path: Path | str | None = None, model: str | None = None, deep_check: bool = True) -> Index:
-    """Load the index with the embedding model it was built with (or `model`, which must match)."""
-    path = Path(path) if path else default_index_dir()
-    manifest = read_manifest(path)
-    model = model or os.environ.get("KAMERQA_MODEL") or manifest["model"]
-    embedder = load_embedder(model)
-    check_model(manifest, embedder, path)
-    index = load_index(path, deep_check=deep_check)
-    index.extra["embedder"] = embedder
-    return index
+open_index = open_searcher  # the name callers know
 
 
 def check_question(question: str) -> str:
@@ -79,63 +67,28 @@ def check_question(question: str) -> str:
 # ---- scores for every passage -------------------------------------------------------------------
 
 CANDIDATES = 1000  # passages (and sentences) an approximate index hands on for scoring
+PASSAGE_SHARE = 0.5  # sentence retriever: passage cosine x this + best sentence's x (1 - this); dev set, docs/RETRIEVAL.md
 
 
-def is_exact(vectors) -> bool:
-    """True for a flat (exact) faiss index, whose vectors are scored all at once."""
-    return type(vectors).__name__.startswith("IndexFlat")
-
-
-class _StoredRows:
-    """The rows of an approximate faiss index, read on demand: no full matrix in memory at scale."""
-
-    def __init__(self, vectors):
-        import faiss
-
-        if "IVF" in type(vectors).__name__:
-            faiss.extract_index_ivf(vectors).make_direct_map()
-        self.vectors = vectors
-
-    def __getitem__(self, rows) -> np.ndarray:
-        return self.vectors.reconstruct_batch(np.asarray(rows, dtype=np.int64).reshape(-1))
-
-
-def _matrix(vectors):
-    return vectors.reconstruct_n(0, vectors.ntotal) if is_exact(vectors) else _StoredRows(vectors)
-
-
-def _passage_matrix(index: Index):
-    if "passage_matrix" not in index.extra:
-        index.extra["passage_matrix"] = _matrix(index.vectors)
-    return index.extra["passage_matrix"]
-
-
-def passage_number(index: Index, passage) -> int:
+def passage_number(index: Searcher, passage) -> int:
     """The passage's row in the index (its vector's row)."""
-    if "passage_number" not in index.extra:
-        index.extra["passage_number"] = {p.id: i for i, p in enumerate(index.passages)}
-    return index.extra["passage_number"][passage.id]
+    return index.passage_numbers[passage.id]
 
 
-def sentence_matrix(index: Index):
-    if "sentence_matrix" not in index.extra:
-        index.extra["sentence_matrix"] = _matrix(index.sentence_vectors)
-    return index.extra["sentence_matrix"]
+def sentence_matrix(index: Searcher):
+    return index.sentence_matrix
 
 
-def sentence_rows(index: Index, passage: int) -> np.ndarray:
-    """Rows of the sentence vectors of passage number `passage` (sentence_owner is in passage order)."""
-    if "sentence_bounds" not in index.extra:
-        owner = index.sentence_owner[:, 0] if index.sentence_owner is not None else np.zeros(0, dtype=np.int32)
-        index.extra["sentence_bounds"] = np.searchsorted(owner, np.arange(len(index.passages) + 1))
-    bounds = index.extra["sentence_bounds"]
+def sentence_rows(index: Searcher, passage: int) -> np.ndarray:
+    """Rows of the sentence vectors of passage number `passage`."""
+    bounds = index.sentence_bounds
     return np.arange(bounds[passage], bounds[passage + 1])
 
 
-def hit_confidence(index: Index, passages: np.ndarray, q: np.ndarray) -> np.ndarray:
+def hit_confidence(index: Searcher, passages: np.ndarray, q: np.ndarray) -> np.ndarray:
     """How well each passage answers, comparably across questions: the cosine of its best sentence to
     the question (the passage's own where it has no sentence vectors). Abstention uses it."""
-    own = _passage_matrix(index)[passages] @ q
+    own = index.passage_matrix[passages] @ q
     if index.sentence_vectors is None:
         return own
     out = own.copy()
@@ -146,13 +99,13 @@ def hit_confidence(index: Index, passages: np.ndarray, q: np.ndarray) -> np.ndar
     return out
 
 
-def best_sentence_row(index: Index, passage: int, q: np.ndarray) -> tuple[int, float] | None:
+def best_sentence_row(index: Searcher, passage: int, q: np.ndarray) -> tuple[int, float] | None:
     """(row in the sentence vectors, cosine) of passage number `passage`'s sentence closest to `q`;
     None when it has no sentence vectors."""
     rows = sentence_rows(index, passage)
     if not rows.size:
         return None
-    scores = sentence_matrix(index)[rows] @ q
+    scores = index.sentence_matrix[rows] @ q
     best = int(np.argmax(scores))
     return int(rows[best]), float(scores[best])
 
@@ -164,7 +117,7 @@ def candidate_scores(vectors, q: np.ndarray, k: int = CANDIDATES) -> tuple[np.nd
     return rows[0][keep], scores[0][keep]
 
 
-def _approximate_passage_scores(index: Index, q: np.ndarray) -> np.ndarray:
+def _approximate_passage_scores(index: Searcher, q: np.ndarray) -> np.ndarray:
     """Cosines of the candidate passages; every other passage gets the lowest candidate's cosine."""
     rows, scores = candidate_scores(index.vectors, q)
     out = np.full(index.vectors.ntotal, scores.min() if scores.size else -1.0, dtype=np.float32)
@@ -172,26 +125,19 @@ def _approximate_passage_scores(index: Index, q: np.ndarray) -> np.ndarray:
     return out
 
 
-def query_vector(index: Index, question: str) -> np.ndarray:
-    """The question's vector, cached per index for the last few hundred questions."""
-    cache = index.extra.setdefault("query_cache", {})
-    if question not in cache:
-        embedder: Embedder = index.extra.get("embedder") or load_embedder(index.manifest["model"])
-        index.extra["embedder"] = embedder
-        if len(cache) > 256:
-            cache.clear()
-        cache[question] = embedder.encode_queries([question])[0]
-    return cache[question]
+def query_vector(index: Searcher, question: str) -> np.ndarray:
+    """The question's vector (cached by the searcher for the last few hundred questions)."""
+    return index.query_vector(question)
 
 
-def dense_scores(index: Index, question: str, q: np.ndarray | None = None) -> np.ndarray:
+def dense_scores(index: Searcher, question: str, q: np.ndarray | None = None) -> np.ndarray:
     q = query_vector(index, question) if q is None else q
     if not is_exact(index.vectors):
         return _approximate_passage_scores(index, q)
-    return _passage_matrix(index) @ q
+    return index.passage_matrix @ q
 
 
-def sentence_scores(index: Index, question: str, q: np.ndarray | None = None) -> np.ndarray:
+def sentence_scores(index: Searcher, question: str, q: np.ndarray | None = None) -> np.ndarray:
     """Best sentence's cosine for each passage (its own cosine where it has no sentence vectors)."""
     q = query_vector(index, question) if q is None else q
     passage = dense_scores(index, question, q)
@@ -199,18 +145,18 @@ def sentence_scores(index: Index, question: str, q: np.ndarray | None = None) ->
         return passage
     best = passage.copy()
     if is_exact(index.sentence_vectors):
-        np.maximum.at(best, index.sentence_owner[:, 0], sentence_matrix(index) @ q)
+        np.maximum.at(best, index.sentence_owner[:, 0], index.sentence_matrix @ q)
     else:
         rows, scores = candidate_scores(index.sentence_vectors, q)
         np.maximum.at(best, index.sentence_owner[rows, 0], scores)
-    return 0.5 * passage + 0.5 * best
+    return PASSAGE_SHARE * passage + (1 - PASSAGE_SHARE) * best
 
 
-def bm25_scores(index: Index, question: str) -> np.ndarray:
+def bm25_scores(index: Searcher, question: str) -> np.ndarray:
     return index.lexical.scores(question)
 
 
-def hybrid_scores(index: Index, question: str) -> np.ndarray:
+def hybrid_scores(index: Searcher, question: str) -> np.ndarray:
     """Sentence-level dense plus BM25 (max-normalised), the BM25 weight set by the question's kind."""
     dense = sentence_scores(index, question)
     lexical = bm25_scores(index, question)
@@ -229,7 +175,7 @@ RETRIEVERS = {
 
 # ---- filters and hints ---------------------------------------------------------------------------
 
-def filter_mask(index: Index, filters: Filters) -> np.ndarray | None:
+def filter_mask(index: Searcher, filters: Filters) -> np.ndarray | None:
     """True for passages whose letter passes the filters; None when there are no filters."""
     if not (filters.date_from or filters.date_to or filters.sender or filters.dossier):
         return None
@@ -248,7 +194,7 @@ def filter_mask(index: Index, filters: Filters) -> np.ndarray | None:
     return np.array([keep[p.letter_id] for p in index.passages], dtype=bool)
 
 
-def search(index: Index, question: str, k: int = 10, retriever: str = DEFAULT_RETRIEVER,
+def search(index: Searcher, question: str, k: int = 10, retriever: str = DEFAULT_RETRIEVER,
            filters: Filters = Filters(), use_hints: bool = True) -> list[Hit]:
     """The `k` best passages for `question`, best first."""
     question = check_question(question)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -97,8 +99,7 @@ def test_rebuild_replaces_the_generation_and_keeps_one(tmp_path, letters_dir):
 def test_failed_build_leaves_the_previous_index(tmp_path, letters_dir):
     letters = read_corpus([letters_dir]).letters
     build_index(letters, tmp_path / "ix", fake_embedder())
-    broken = fake_embedder()
-    broken.encode_passages = lambda texts: (_ for _ in ()).throw(RuntimeError("boom"))
+    broken = replace(fake_embedder(), encode_passages=lambda texts: (_ for _ in ()).throw(RuntimeError("boom")))
     with pytest.raises(RuntimeError):
         build_index(letters[:1], tmp_path / "ix", broken)
     assert len(load_index(tmp_path / "ix").letters) == 3
