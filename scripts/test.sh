@@ -8,4 +8,4 @@ python3 -m pip install -q -e ".[test]"
 if [ ! -x /usr/lib/chromium/chromium ]; then        # Debian's Chromium for the browser tests
   (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null
 fi
-python3 -m pytest -q -ra "$@"
+python3 -m pytest -q -ra --slow "$@"

@@ -8,6 +8,22 @@ from pathlib import Path
 import pytest
 
 LETTERS = Path(__file__).parent / "letters"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--slow", action="store_true",
+                     help="also run the tests marked slow (subprocesses: crash, load); scripts/test.sh does")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The fast tier (`pytest -m "not model and not browser"`) starts no process: tests marked slow
+    run only with --slow (as in CI), and are reported as skipped otherwise."""
+    if config.getoption("--slow"):
+        return
+    skip = pytest.mark.skip(reason="starts processes; run with --slow (scripts/test.sh does)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 

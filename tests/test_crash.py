@@ -108,6 +108,7 @@ def kill_at_random(corpus: Path, index: Path, rng: random.Random, anywhere: bool
     return killed
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_never_breaks_the_index(built):
     corpus, index = built / "corpus", built / "index"
     writing, write_time = timed_run(corpus, index)
@@ -204,6 +205,7 @@ def test_same_size_damage_is_caught_even_without_the_deep_check(small_index):
         load_index(small_index, deep_check=False)
 
 
+@pytest.mark.slow
 def test_ask_cli_on_a_corrupted_index_in_a_subprocess(small_index):
     flip_bytes(generation(small_index) / "passages.faiss")
     done = subprocess.run([sys.executable, "-m", "qa.cli", "ask", "--index", str(small_index), "dijken"],

@@ -10,14 +10,14 @@ import pytest
 from corpus.readers import read_corpus
 from index.build import build_index, load_index
 from index.embed import fake_embedder
-from index.store import MANIFEST, IndexError_
+from index.store import FORMAT_VERSION, MANIFEST, IndexError_
 from qa.answer import compose_answer
 from qa.search import Filters, QuestionError, open_index, search
 
 
 def test_manifest_records_model_settings_and_corpus(fake_index):
     m = fake_index.manifest
-    assert m["model"] == "fake" and m["dimension"] == 64 and m["format_version"] >= 1
+    assert m["model"] == "fake" and m["dimension"] == 64 and m["format_version"] == FORMAT_VERSION
     assert m["settings"]["target_words"] > 0 and len(m["corpus_fingerprint"]) == 16
     assert m["letters"] == 3 and m["passages"] == len(fake_index.passages)
     assert set(m["files"]) >= {"letters.jsonl", "passages.jsonl", "passages.faiss"}

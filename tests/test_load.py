@@ -19,6 +19,7 @@ import pytest
 
 from tests.conftest import free_port
 
+pytestmark = pytest.mark.slow
 gradio_client = pytest.importorskip("gradio_client")
 
 ROOT = Path(__file__).resolve().parents[1]
