@@ -1,7 +1,7 @@
 """The browser app: ask a question of the letters, read an answer whose every sentence cites a passage,
 and check each passage in its letter without leaving the page.
 
-    python app.py [--index DIR] [--host 127.0.0.1] [--port 7860]     (or: kamerqa serve)
+    python app.py [--index DIR] [--host 127.0.0.1] [--port 7860] [--no-login]     (= kamerqa serve)
 
 `build_demo(index)` makes the Gradio Blocks; the handlers are plain functions of the index and the
 inputs that call `qa.search` and `qa.answer`. The ask event is the API endpoint `/ask` (docs/APP.md).
@@ -27,6 +27,7 @@ import gradio as gr  # noqa: E402
 from corpus.models import Hit  # noqa: E402
 from qa import feedback  # noqa: E402
 from qa.answer import cite, compose_answer, no_answer_message, tidy  # noqa: E402
+from qa.errors import UserError  # noqa: E402
 from qa.search import Filters, QuestionError, filter_mask, open_index, search  # noqa: E402
 
 EXAMPLES = [
@@ -268,38 +269,41 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="app.py", description="The kamerqa browser app.")
-    parser.add_argument("--index", type=Path, default=None, help="index folder (default: $KAMERQA_INDEX, "
-                        "else the user data folder)")
-    parser.add_argument("--model", default=None, help="embedding model (default: the index's own)")
-    parser.add_argument("--host", default=os.environ.get("KAMERQA_HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
-    args = parser.parse_args(argv)
+CONCURRENT_QUESTIONS = 8  # questions answered at once (search releases the GIL in numpy, faiss, OpenVINO)
 
-    from index.embed import ModelError
-    from index.store import IndexError_
 
+def login_for(host: str, no_login: bool) -> tuple[str, str] | None:
+    """The login the app requires on `host`: none on loopback; on another address KAMERQA_USERNAME and
+    KAMERQA_PASSWORD, or an explicit --no-login; otherwise a UserError that says how to set one."""
+    if is_loopback(host):
+        return None
+    user, password = os.environ.get("KAMERQA_USERNAME"), os.environ.get("KAMERQA_PASSWORD")
+    if user and password:
+        return (user, password)
+    if no_login:
+        print(f"kamerqa serve: serving on {host} without a login (--no-login): anyone who can reach it can use it",
+              file=sys.stderr)
+        return None
+    raise UserError(f"--host {host} is reachable from other machines and no login is set; set KAMERQA_USERNAME "
+                    f"and KAMERQA_PASSWORD to require one, or pass --no-login to serve it open")
+
+
+def serve(index: Path | None = None, model: str | None = None, host: str = "127.0.0.1", port: int = 7860,
+          no_login: bool = False) -> int:
+    """Load the index and serve the app until interrupted."""
+    auth = login_for(host, no_login)  # refuse before the slow part
     started = time.perf_counter()
-    try:
-        index = open_index(args.index, args.model)
-        search(index, "warm-up")  # load the model's weights and the search caches now, not on the first question
-    except (IndexError_, ModelError) as e:
-        print(f"kamerqa serve: {e}", file=sys.stderr)
-        return 2
-    print(f"kamerqa: {len(index.letters)} letters, {len(index.passages)} passages loaded in "
+    searcher = open_index(index, model)
+    search(searcher, "warm-up")  # the model's first run and the search caches now, not on the first question
+    print(f"kamerqa: {len(searcher.letters)} letters, {len(searcher.passages)} passages loaded in "
           f"{time.perf_counter() - started:.1f} s", file=sys.stderr)
-    auth = None
-    if not is_loopback(args.host):
-        user, password = os.environ.get("KAMERQA_USERNAME"), os.environ.get("KAMERQA_PASSWORD")
-        auth = (user, password) if user and password else None
-        print(f"kamerqa: warning: serving on {args.host}, reachable from other machines; "
-              + ("login required (KAMERQA_USERNAME/KAMERQA_PASSWORD)" if auth else
-                 "no login: set KAMERQA_USERNAME and KAMERQA_PASSWORD to require one"), file=sys.stderr)
-    build_demo(index).queue().launch(server_name=args.host, server_port=args.port, share=False, auth=auth,
-                                     css=CSS, ssr_mode=False, show_error=False, footer_links=["api"])
+    demo = build_demo(searcher).queue(default_concurrency_limit=CONCURRENT_QUESTIONS)
+    demo.launch(server_name=host, server_port=port, share=False, auth=auth, css=CSS, ssr_mode=False,
+                show_error=False, footer_links=["api"])
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # `python app.py [flags]` is `kamerqa serve [flags]`
+    from qa.cli import main
+
+    sys.exit(main(["serve", *sys.argv[1:]]))

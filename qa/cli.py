@@ -9,9 +9,9 @@ import sys
 import time
 from pathlib import Path
 
+from qa.errors import UserError, run_command
 
-class UserError(Exception):
-    """A mistake the user can fix; printed as one line, exit code 2."""
+
 
 
 def _index_arg(p: argparse.ArgumentParser) -> None:
@@ -114,6 +114,12 @@ def cmd_ask(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    import app  # gradio loads only for the app
+
+    return app.serve(args.index, args.model, args.host, args.port, args.no_login)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kamerqa", description="Ask questions of Dutch parliamentary letters.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -155,14 +161,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_arguments(p)
     p.set_defaults(func=bench.run)
 
-    p = sub.add_parser("serve", help="start the browser app")
-    p.add_argument("--host", default=os.environ.get("KAMERQA_HOST", "127.0.0.1"))
-    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    p = sub.add_parser("serve", help="start the browser app (also: python app.py)")
     _index_arg(p)
-    _model_arg(p)
-    p.set_defaults(func=lambda a: __import__("app").main([*(["--index", str(a.index)] if a.index else []),
-                                                           *(["--model", a.model] if a.model else []),
-                                                           "--host", a.host, "--port", str(a.port)]))
+    p.add_argument("--model", default=None, help="embedding model (default: the index's own)")
+    p.add_argument("--host", default=os.environ.get("KAMERQA_HOST", "127.0.0.1"),
+                   help="address to serve on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    p.add_argument("--no-login", action="store_true",
+                   help="allow a non-loopback --host without a login (KAMERQA_USERNAME/KAMERQA_PASSWORD)")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("feedback", help="export the thumbs up/down given in the browser app")
     feedback_sub = p.add_subparsers(dest="action", required=True)
@@ -178,23 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from corpus.readers import CorpusError
-    from index.embed import ModelError
-    from index.store import IndexError_
-    from qa.search import QuestionError
-
     # quiet third-party loading (set here, not in the library): no "Loading weights" bars, no load reports
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args) or 0
-    except (UserError, CorpusError, ModelError, IndexError_, QuestionError) as e:
-        print(f"kamerqa {args.command}: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"kamerqa {args.command}: interrupted", file=sys.stderr)
-        return 130
+    return run_command(args.command, lambda: args.func(args))
 
 
 if __name__ == "__main__":

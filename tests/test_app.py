@@ -133,3 +133,25 @@ def test_demo_builds_with_the_ask_endpoint(fake_index):
 def test_only_loopback_counts_as_local():
     assert app.is_loopback("127.0.0.1") and app.is_loopback("localhost") and app.is_loopback("::1")
     assert not app.is_loopback("0.0.0.0") and not app.is_loopback("example.org")
+
+
+def test_open_address_without_login_is_refused_before_loading(monkeypatch, tmp_path, capsys):
+    """0.0.0.0 with no login set: `kamerqa serve` says how to set one and exits 2 without touching the
+    index (which does not even exist here); with --no-login it goes on to load (and fails on the index)."""
+    from qa.cli import main
+
+    monkeypatch.delenv("KAMERQA_USERNAME", raising=False)
+    monkeypatch.delenv("KAMERQA_PASSWORD", raising=False)
+    missing = str(tmp_path / "no-index")
+    assert main(["serve", "--index", missing, "--host", "0.0.0.0"]) == 2
+    err = capsys.readouterr().err
+    assert "KAMERQA_USERNAME" in err and "--no-login" in err and err.count("\n") == 1
+    assert main(["serve", "--index", missing, "--host", "0.0.0.0", "--no-login"]) == 2
+    assert "no index at" in capsys.readouterr().err
+
+
+def test_login_from_the_environment_on_an_open_address(monkeypatch):
+    monkeypatch.setenv("KAMERQA_USERNAME", "redactie")
+    monkeypatch.setenv("KAMERQA_PASSWORD", "geheim")
+    assert app.login_for("0.0.0.0", no_login=False) == ("redactie", "geheim")
+    assert app.login_for("127.0.0.1", no_login=False) is None
