@@ -18,7 +18,7 @@ import numpy as np
 from corpus.models import Hit
 from index.store import IndexError_
 from qa import hints
-from qa.searcher import Searcher, is_exact, open_searcher
+from qa.searcher import Searcher, cosines, is_exact, open_searcher
 
 MAX_QUESTION_CHARS = 2000
 PLAIN = "-plain"
@@ -88,7 +88,7 @@ def sentence_rows(index: Searcher, passage: int) -> np.ndarray:
 def hit_confidence(index: Searcher, passages: np.ndarray, q: np.ndarray) -> np.ndarray:
     """How well each passage answers, comparably across questions: the cosine of its best sentence to
     the question (the passage's own where it has no sentence vectors). Abstention uses it."""
-    own = index.passage_matrix[passages] @ q
+    own = cosines(index.passage_matrix[passages], q)
     if index.sentence_vectors is None:
         return own
     out = own.copy()
@@ -105,7 +105,7 @@ def best_sentence_row(index: Searcher, passage: int, q: np.ndarray) -> tuple[int
     rows = sentence_rows(index, passage)
     if not rows.size:
         return None
-    scores = index.sentence_matrix[rows] @ q
+    scores = cosines(index.sentence_matrix[rows], q)
     best = int(np.argmax(scores))
     return int(rows[best]), float(scores[best])
 
@@ -134,7 +134,7 @@ def dense_scores(index: Searcher, question: str, q: np.ndarray | None = None) ->
     q = query_vector(index, question) if q is None else q
     if not is_exact(index.vectors):
         return _approximate_passage_scores(index, q)
-    return index.passage_matrix @ q
+    return cosines(index.passage_matrix, q)
 
 
 def sentence_scores(index: Searcher, question: str, q: np.ndarray | None = None) -> np.ndarray:
@@ -144,8 +144,9 @@ def sentence_scores(index: Searcher, question: str, q: np.ndarray | None = None)
     if index.sentence_vectors is None or index.sentence_vectors.ntotal == 0:
         return passage
     best = passage.copy()
-    if is_exact(index.sentence_vectors):
-        np.maximum.at(best, index.sentence_owner[:, 0], index.sentence_matrix @ q)
+    if is_exact(index.sentence_vectors):  # sentences are stored in passage order: a max per segment
+        owners, starts = index.sentence_segments
+        best[owners] = np.maximum(best[owners], np.maximum.reduceat(cosines(index.sentence_matrix, q), starts))
     else:
         rows, scores = candidate_scores(index.sentence_vectors, q)
         np.maximum.at(best, index.sentence_owner[rows, 0], scores)

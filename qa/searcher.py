@@ -41,6 +41,13 @@ def is_exact(vectors) -> bool:
     return type(vectors).__name__.startswith("IndexFlat")
 
 
+def cosines(matrix: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """matrix @ q for unit vectors, computed in this thread: BLAS's threaded matrix-vector product
+    waits on its other threads, 15x slower on a busy 2-core machine (bench: 16 ms against 1 ms for 5,771
+    sentences) and worse when the app answers several questions at once."""
+    return np.einsum("ij,j->i", matrix, q)
+
+
 def _matrix(vectors):
     return vectors.reconstruct_n(0, vectors.ntotal) if is_exact(vectors) else _StoredRows(vectors)
 
@@ -107,6 +114,13 @@ class Searcher:
         """Sentence rows of passage i are sentence_bounds[i]:sentence_bounds[i + 1] (owners are in order)."""
         owner = self.index.sentence_owner[:, 0] if self.index.sentence_owner is not None else np.zeros(0, np.int32)
         return np.searchsorted(owner, np.arange(len(self.index.passages) + 1))
+
+    @cached_property
+    def sentence_segments(self) -> tuple[np.ndarray, np.ndarray]:
+        """(passages that have sentence vectors, the row of each one's first sentence vector)."""
+        bounds = self.sentence_bounds
+        owners = np.flatnonzero(bounds[1:] > bounds[:-1])
+        return owners, bounds[owners]
 
     @cached_property
     def facts(self) -> hints.LetterFacts:
