@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -26,8 +27,9 @@ import gradio as gr  # noqa: E402
 
 from corpus.models import Hit  # noqa: E402
 from qa import feedback  # noqa: E402
-from qa.answer import cite, compose_answer, no_answer_message, tidy  # noqa: E402
+from qa.answer import compose_answer, no_answer_message  # noqa: E402
 from qa.errors import UserError  # noqa: E402
+from qa.render import cite, highlighted, html_text, tidy  # noqa: E402
 from qa.search import Filters, QuestionError, filter_mask, open_index, search  # noqa: E402
 
 EXAMPLES = [
@@ -51,11 +53,6 @@ CSS = """
 
 
 # ---- rendering: every piece of letter text goes through html.escape ------------------------------
-
-def _flat(text: str) -> str:
-    """Letter text on one line, escaped for HTML (whitespace folded, edges kept so pieces join)."""
-    return html.escape(re.sub(r"\s+", " ", text.replace("\u00ad", "")))
-
 
 def _md(text: str) -> str:
     """Letter text for the chat's Markdown: HTML-escaped, Markdown punctuation backslash-escaped."""
@@ -84,12 +81,7 @@ def _meta_line(hit: Hit, paragraph: int | None = None) -> str:
 
 def source_card(label: str, hit: Hit, sentence: tuple[int, int] | None, paragraph: int | None = None) -> str:
     """One source: title, metadata, the passage in its own words with the answering sentence marked."""
-    text, p = hit.letter.text, hit.passage
-    if sentence:
-        s, e = max(sentence[0], p.start), min(sentence[1], p.end)
-        body = f"{_flat(text[p.start:s])}<mark>{_flat(text[s:e])}</mark>{_flat(text[e:p.end])}"
-    else:
-        body = _flat(text[p.start:p.end])
+    body = highlighted(hit, (sentence,) if sentence else (), flat=True)
     link = _link(hit.letter.url, "official publication")
     return (f'<div class="kq-source"><b>{html.escape(label)} {html.escape(hit.letter.title or hit.letter.id)}</b>'
             f'<div class="kq-meta">{_meta_line(hit, paragraph)}</div><blockquote class="kq-passage">{body.strip()}</blockquote>'
@@ -97,16 +89,16 @@ def source_card(label: str, hit: Hit, sentence: tuple[int, int] | None, paragrap
 
 
 def letter_view(hit: Hit, sentence: tuple[int, int] | None) -> str:
-    """The whole letter, the cited passage in an element with id kq-cited, its sentence marked."""
+    """The whole letter as text, the cited passage's sentences in an element with id kq-cited (lines
+    around them, such as a footnote or the signature, stay outside), the answering sentence marked."""
     text, p = hit.letter.text, hit.passage
-    s, e = sentence or (p.start, p.start)
-    cited = (f"{html.escape(text[p.start:s])}<mark>{html.escape(text[s:e])}</mark>{html.escape(text[e:p.end])}"
-             if sentence else html.escape(text[p.start:p.end]))
+    start, end = (p.sentences[0][0], p.sentences[-1][1]) if p.sentences else (p.start, p.end)
+    cited = highlighted(replace(hit, passage=replace(p, start=start, end=end)), (sentence,) if sentence else ())
     link = _link(hit.letter.url, "official publication")
     return (f'<div class="kq-letter"><h3>{html.escape(hit.letter.title or hit.letter.id)}</h3>'
             f'<div class="kq-meta">{_meta_line(hit)} {link}</div>'
-            f'<div class="kq-letter-body">{html.escape(text[:p.start])}<span id="kq-cited" class="kq-cited">{cited}'
-            f"</span>{html.escape(text[p.end:])}</div></div>")
+            f'<div class="kq-letter-body">{html_text(text[:start])}<span id="kq-cited" class="kq-cited">{cited}'
+            f"</span>{html_text(text[end:])}</div></div>")
 
 
 # ---- handlers -------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import numpy as np
 
 from corpus.models import Hit
 from qa import hints
+from qa.render import cite, tidy  # noqa: F401 (cite: re-exported for callers)
 from qa.search import best_sentence_row, passage_number, query_vector
 
 # kamerqa answers when one of the top hits has a sentence whose cosine to the question (the hit's
@@ -63,25 +64,6 @@ class Answer:
             lines.append(no_answer_message(self.language))
             lines += [f"  - {cite(h)}: {tidy(h.passage.text)[:200]}" for h in self.related]
         return "\n".join(lines)
-
-
-def tidy(text: str) -> str:
-    """Raw letter text folded onto one line for display (the words are the letter's own)."""
-    return re.sub(r"\s+", " ", text.replace("\u00ad", "")).strip()
-
-
-def cite(hit: Hit, paragraph: int | None = None) -> str:
-    """'letter sgd-0000142774, paragraph 1; Afsluiting van de Oosterschelde; 1983-06-21; Minister van ...'"""
-    m = hit.letter
-    parts = [f"letter {m.id}, paragraph {paragraph or hit.passage.paragraph}"]
-    parts += [x for x in (m.title, m.date, m.sender) if x]
-    if m.dossier:
-        parts.append(f"Kamerstuk {m.dossier}" + (f", nr. {m.stuk}" if m.stuk else ""))
-    if m.kenmerk:
-        parts.append(f"kenmerk {m.kenmerk}")
-    if m.url:
-        parts.append(m.url)
-    return "; ".join(parts)
 
 
 def no_answer_message(language: str) -> str:
