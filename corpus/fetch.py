@@ -6,7 +6,6 @@ interrupted run stopped; a letter already stored with the same version is not do
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -250,44 +249,3 @@ def default_out_dir() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("kamerqa")) / "letters"
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The `kamerqa fetch` options."""
-    parser.add_argument("--base-url", default=None,
-                        help="the publications service (env KAMERQA_FETCH_BASE_URL; "
-                             f"default {DEFAULT_BASE_URL})")
-    parser.add_argument("--sru-path", default="sru", help="path of the SRU endpoint under --base-url")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="folder for the letters (<id>.json); default: 'letters' in the user data dir")
-    parser.add_argument("--from", dest="date_from", metavar="DATE", help="first date, yyyy-mm-dd")
-    parser.add_argument("--to", dest="date_to", metavar="DATE", help="last date, yyyy-mm-dd")
-    parser.add_argument("--dossier", metavar="N", help="only this dossier, e.g. 32545")
-    parser.add_argument("--max", dest="max_records", type=int, metavar="N",
-                        help="look at no more than N search results (the next run resumes)")
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
-    parser.add_argument("--retries", type=int, default=3, help="retries on 5xx and timeouts")
-    parser.add_argument("--interval", type=float, default=0.5,
-                        help="minimum seconds between requests (be polite)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run `kamerqa fetch`; one line per skipped record and a summary on stderr. Exit code 0 or 1."""
-    base_url = args.base_url or os.environ.get("KAMERQA_FETCH_BASE_URL") or DEFAULT_BASE_URL
-    out = args.out or default_out_dir()
-    say = lambda line: tqdm.write(line, file=sys.stderr)  # noqa: E731
-    try:
-        result = fetch(out, base_url, args.date_from, args.date_to, args.dossier, args.max_records,
-                       sru_path=args.sru_path, timeout=args.timeout, retries=args.retries,
-                       min_interval=args.interval, progress=not args.quiet, on_skip=say)
-    except FetchError as e:
-        print(f"kamerqa fetch: error: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("kamerqa fetch: interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
-    rest = "" if result.complete else "; stopped at --max, run again to continue"
-    print(f"kamerqa fetch: {len(result.stored)} stored, {len(result.unchanged)} unchanged, "
-          f"{len(result.skipped)} skipped in {out}{rest}", file=sys.stderr)
-    return 0

@@ -114,6 +114,55 @@ def cmd_ask(args) -> int:
     return 0
 
 
+def _fetch_args(p: argparse.ArgumentParser) -> None:
+    from corpus.fetch import DEFAULT_BASE_URL
+
+    p.add_argument("--base-url", default=os.environ.get("KAMERQA_FETCH_BASE_URL") or DEFAULT_BASE_URL,
+                   help=f"the publications service (env KAMERQA_FETCH_BASE_URL; default {DEFAULT_BASE_URL})")
+    p.add_argument("--sru-path", default="sru", help="path of the SRU endpoint under --base-url")
+    p.add_argument("--out", type=Path, default=None,
+                   help="folder for the letters (<id>.json); default: 'letters' in the user data dir")
+    p.add_argument("--from", dest="date_from", metavar="DATE", help="first date, yyyy-mm-dd")
+    p.add_argument("--to", dest="date_to", metavar="DATE", help="last date, yyyy-mm-dd")
+    p.add_argument("--dossier", metavar="N", help="only this dossier, e.g. 32545")
+    p.add_argument("--max", dest="max_records", type=int, metavar="N",
+                   help="look at no more than N search results (the next run resumes)")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    p.add_argument("--retries", type=int, default=3, help="retries on 5xx and timeouts")
+    p.add_argument("--interval", type=float, default=0.5, help="minimum seconds between requests (be polite)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def cmd_fetch(args) -> int:
+    """One line per skipped record and a summary on stderr."""
+    from tqdm import tqdm
+
+    from corpus.fetch import default_out_dir, fetch
+
+    out = args.out or default_out_dir()
+    result = fetch(out, args.base_url, args.date_from, args.date_to, args.dossier, args.max_records,
+                   sru_path=args.sru_path, timeout=args.timeout, retries=args.retries, min_interval=args.interval,
+                   progress=not args.quiet, on_skip=lambda line: tqdm.write(line, file=sys.stderr))
+    rest = "" if result.complete else "; stopped at --max, run again to continue"
+    print(f"kamerqa fetch: {len(result.stored)} stored, {len(result.unchanged)} unchanged, "
+          f"{len(result.skipped)} skipped in {out}{rest}", file=sys.stderr)
+    return 0
+
+
+def cmd_feedback_export(args) -> int:
+    from qa.feedback import default_feedback_db, export_feedback
+
+    db = args.db or default_feedback_db()
+    if not Path(db).exists():
+        raise UserError(f"no feedback file at {db}; give thumbs up/down in the app first, or pass --db")
+    text = export_feedback(args.format, db)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def cmd_serve(args) -> int:
     import app  # gradio loads only for the app
 
@@ -149,11 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_arguments(p)
     p.set_defaults(func=evaluate.run)
 
-    from corpus import fetch
-
     p = sub.add_parser("fetch", help="download Kamerbrieven from the official open data service")
-    fetch.add_arguments(p)
-    p.set_defaults(func=fetch.run)
+    _fetch_args(p)
+    p.set_defaults(func=cmd_fetch)
 
     from qa import bench
 
@@ -178,9 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--db", type=Path, default=None,
                    help="feedback SQLite file (default: $KAMERQA_FEEDBACK_DB, else the user data folder)")
     e.add_argument("--out", type=Path, default=None, help="file to write (default: stdout)")
-    from qa import feedback
-
-    e.set_defaults(func=feedback.run_export)
+    e.set_defaults(func=cmd_feedback_export)
     return parser
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Callable
 
+from corpus.fetch import FetchError
 from corpus.readers import CorpusError
 from index.embed import ModelError
 from index.store import IndexError_
@@ -16,16 +17,20 @@ class UserError(Exception):
 
 
 USER_ERRORS = (UserError, CorpusError, ModelError, IndexError_, QuestionError)
-EXIT_USER_ERROR, EXIT_INTERRUPTED = 2, 130
+EXIT_FAILED, EXIT_USER_ERROR, EXIT_INTERRUPTED = 1, 2, 130
 
 
 def run_command(command: str, fn: Callable[[], int | None]) -> int:
-    """`fn()`'s exit code (0 for None); a user error prints `kamerqa COMMAND: message` and gives 2."""
+    """`fn()`'s exit code (0 for None). A user error prints `kamerqa COMMAND: message` and gives 2; a
+    failed download 1; Ctrl-C 130 (every command can be run again: builds and downloads resume)."""
     try:
         return fn() or 0
     except USER_ERRORS as e:
         print(f"kamerqa {command}: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except FetchError as e:  # the service failed or refused (the message says what to do)
+        print(f"kamerqa {command}: error: {e}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
-        print(f"kamerqa {command}: interrupted", file=sys.stderr)
+        print(f"kamerqa {command}: interrupted; run the same command again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED

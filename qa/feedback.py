@@ -83,18 +83,3 @@ def export_feedback(fmt: str, path: Path | str | None = None) -> str:
             writer.writerow({**row, "passage_ids": " ".join(row["passage_ids"])})
         return buf.getvalue()
     raise ValueError(f"unknown format {fmt!r}; choose csv or json")
-
-
-def run_export(args) -> int:
-    """`kamerqa feedback export --format csv|json [--db PATH] [--out FILE]`."""
-    db = args.db or default_feedback_db()
-    if not Path(db).exists():
-        print(f"kamerqa feedback: no feedback file at {db}; give thumbs up/down in the app first, or pass --db",
-              file=sys.stderr)
-        return 2
-    text = export_feedback(args.format, db)
-    if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
-    return 0

@@ -6,7 +6,6 @@ replaces with its own address in every body it serves.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import threading
@@ -17,7 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from corpus.fetch import STATE_FILE, FetchError, add_arguments, build_query, fetch, run
+from corpus.fetch import STATE_FILE, FetchError, build_query, fetch
+from qa.cli import main
 from corpus.officiel import (ParseError, letter_from_html, letter_from_xml, parse_metadata,
                              parse_sru)
 
@@ -249,14 +249,10 @@ def test_an_entity_bomb_from_the_server_is_refused_and_skipped(server, tmp_path)
 
 
 def test_cli_run(server, tmp_path, capsys):
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)
-    args = parser.parse_args(["--base-url", server.base_url, "--out", str(tmp_path), "--quiet",
-                              "--interval", "0", "--from", "2021-01-01"])
-    assert run(args) == 0
+    args = ["fetch", "--base-url", server.base_url, "--out", str(tmp_path), "--quiet", "--interval", "0"]
+    assert main([*args, "--from", "2021-01-01"]) == 0
     assert "1 stored, 0 unchanged, 4 skipped" in capsys.readouterr().err
-    bad = parser.parse_args(["--base-url", server.base_url, "--out", str(tmp_path), "--from", "2021-13-01"])
-    assert run(bad) == 1
+    assert main([*args, "--from", "2021-13-01"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("kamerqa fetch: error: --from '2021-13-01' is not a date") and "\n" not in err
 
