@@ -24,7 +24,8 @@ from typing import Callable
 from tqdm import tqdm
 
 from corpus.models import Letter
-from corpus.officiel import ParseError, Record, letter_from_html, letter_from_xml, parse_sru
+from corpus.officiel import ParseError, Record, letter_from_xml, parse_sru
+from corpus.officiel_html import letter_from_html
 
 DEFAULT_BASE_URL = "https://repository.overheid.nl"
 STATE_FILE = ".kamerqa-fetch.state"  # JSON, but not named *.json: the indexer reads those

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from xml.etree.ElementTree import Element
 
 import defusedxml.ElementTree as safe_et
@@ -77,7 +76,7 @@ def _all(root: Element, name: str) -> list[Element]:
 def _first_text(root: Element, *names: str) -> str:
     for name in names:
         for el in _all(root, name):
-            text = _squash("".join(el.itertext()))
+            text = squash("".join(el.itertext()))
             if text:
                 return text
     return ""
@@ -88,11 +87,11 @@ def _child_text(root: Element, parent: str, child: str) -> str:
     for p in _all(root, parent):
         for c in p:
             if _local(c.tag) == child:
-                return _squash("".join(c.itertext()))
+                return squash("".join(c.itertext()))
     return ""
 
 
-def _squash(text: str) -> str:
+def squash(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
@@ -115,7 +114,7 @@ def parse_sru(data: bytes, source: str = "") -> SruPage:
     if _local(root.tag) != "searchRetrieveResponse":
         raise ParseError(f"{source or 'response'}: expected an SRU searchRetrieveResponse, "
                          f"got <{_local(root.tag)}>; check the SRU URL")
-    diagnostics = [_squash(" ".join(d.itertext())) for d in _all(root, "diagnostic")]
+    diagnostics = [squash(" ".join(d.itertext())) for d in _all(root, "diagnostic")]
     if diagnostics:
         raise ParseError(f"{source or 'SRU'}: the service reports: {diagnostics[0]}; check the query")
     records = tuple(_record(gzd) for gzd in _all(root, "gzd"))
@@ -127,7 +126,7 @@ def parse_sru(data: bytes, source: str = "") -> SruPage:
 
 def _record(gzd: Element) -> Record:
     items = {el.get("manifestation", ""): (el.text or "").strip() for el in _all(gzd, "itemUrl")}
-    types = {el.get("scheme", ""): _squash(el.text or "") for el in _all(gzd, "type")}
+    types = {el.get("scheme", ""): squash(el.text or "") for el in _all(gzd, "type")}
     version_el = next(iter(_all(gzd, "hasVersion")), None)
     identifier = _first_text(gzd, "identifier")
     return Record(
@@ -136,11 +135,11 @@ def _record(gzd: Element) -> Record:
         type=types.get("OVERHEIDop.Parlementair") or next(iter(types.values()), ""),
         subtype=_first_text(gzd, "subrubriek"),
         creator=_first_text(gzd, "creator"),
-        indieners=tuple(_squash(el.text or "") for el in _all(gzd, "indiener")),
+        indieners=tuple(squash(el.text or "") for el in _all(gzd, "indiener")),
         dossier=dossier_label(_first_text(gzd, "dossiernummer")),
         stuk=_first_text(gzd, "ondernummer"),
         date=_first_text(gzd, "date", "issued", "available"),
-        version=_squash(version_el.text or "") if version_el is not None else "",
+        version=squash(version_el.text or "") if version_el is not None else "",
         url=_first_text(gzd, "preferredUrl") or (OFFICIAL_URL.format(identifier) if identifier else ""),
         items=items,
     )
@@ -164,14 +163,14 @@ def parse_metadata(data: bytes, source: str = "") -> dict:
                 "dossier": get("OVERHEIDop.dossiernummer"), "stuk": get("OVERHEIDop.ondernummer"),
                 "sender": sender_from_meta(creator, values.get("OVERHEIDop.indiener", []))}
     elif _local(root.tag) == "owms-metadata":
-        types = {el.get("scheme", ""): _squash(el.text or "") for el in _all(root, "type")}
+        types = {el.get("scheme", ""): squash(el.text or "") for el in _all(root, "type")}
         identifier = _first_text(root, "identifier")
         meta = {"id": identifier, "title": _first_text(root, "title"),
                 "type": types.get("OVERHEIDop.Parlementair", ""),
                 "date": _first_text(root, "issued", "available"),
                 "dossier": _first_text(root, "dossiernummer"), "stuk": _first_text(root, "ondernummer"),
                 "sender": sender_from_meta(_first_text(root, "creator"),
-                                           [_squash(el.text or "") for el in _all(root, "indiener")])}
+                                           [squash(el.text or "") for el in _all(root, "indiener")])}
     else:
         raise ParseError(f"{source or 'metadata'}: expected <metadata_gegevens> or <owms-metadata>, "
                          f"got <{_local(root.tag)}>")
@@ -193,8 +192,8 @@ def _text_without(el: Element, skip: str) -> str:
 def _sender_from_signatures(root: Element) -> str:
     senders = []
     for sig in _all(root, "ondertekening"):
-        names = [_squash(" ".join(t.strip() for t in n.itertext() if t.strip())) for n in _all(sig, "naam")]
-        role = _squash(_text_without(sig, "naam"))
+        names = [squash(" ".join(t.strip() for t in n.itertext() if t.strip())) for n in _all(sig, "naam")]
+        role = squash(_text_without(sig, "naam"))
         role = re.sub(r"^de\s+", "", role.strip(" ,"), flags=re.I).strip(" ,")
         role = role[:1].upper() + role[1:]
         name = ", ".join(n for n in names if n)
@@ -215,7 +214,7 @@ def _identifier_from_xml(root: Element) -> str:
     return ""
 
 
-def _merge(found: dict, meta: dict | None, source: str) -> Letter:
+def merge_metadata(found: dict, meta: dict | None, source: str) -> Letter:
     """Letter from what the document says, with the search/metadata record's values preferred
     (they are the official metadata); the signature in the document is preferred as sender."""
     meta = {k: v for k, v in (meta or {}).items() if v}
@@ -240,7 +239,7 @@ def letter_from_xml(data: bytes, meta: dict | None = None, source: str = "") -> 
     The text is the `<al>` paragraphs joined by blank lines. `meta` (e.g. `Record.meta()`) fills in
     and overrides id, title, date, dossier, stuk, url."""
     root = parse_xml(data, source)
-    paragraphs = [_squash(_text_without(al, "noot")) for al in _all(root, "al")]
+    paragraphs = [squash(_text_without(al, "noot")) for al in _all(root, "al")]
     dossier_title = _child_text(root, "dossier", "titel")
     stuk_title = _child_text(root, "stuk", "titel")
     dates = [el.get("isodatum", "") for el in _all(root, "datum") if el.get("isodatum")]
@@ -255,63 +254,4 @@ def letter_from_xml(data: bytes, meta: dict | None = None, source: str = "") -> 
         "kenmerk": _first_text(root, "kenmerk"),
         "url": "",
     }
-    return _merge(found, meta, source)
-
-
-_HEADER_CLASSES = {"kamerstukdatum", "stuknummer", "kopregel", "voetregel"}  # <p>s that are no <al>
-
-
-class _HtmlReader(HTMLParser):
-    """Collects <meta name content> and the text of <p> paragraphs (outside scripts/styles)."""
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.meta: dict[str, list[str]] = {}
-        self.paragraphs: list[str] = []
-        self._p: list[str] | None = None
-        self._skip = 0
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "meta" and a.get("name"):
-            self.meta.setdefault(a["name"], []).append(a.get("content") or "")
-        elif tag in ("script", "style"):
-            self._skip += 1
-        elif tag == "p":
-            self._close()
-            if a.get("class") not in _HEADER_CLASSES:
-                self._p = []
-
-    def handle_endtag(self, tag):
-        if tag in ("script", "style"):
-            self._skip = max(0, self._skip - 1)
-        elif tag in ("p", "div", "body"):
-            self._close()
-
-    def handle_data(self, data):
-        if self._p is not None and not self._skip:
-            self._p.append(data)
-
-    def _close(self):
-        if self._p is not None:
-            text = _squash("".join(self._p))
-            if text:
-                self.paragraphs.append(text)
-        self._p = None
-
-
-def letter_from_html(data: bytes, meta: dict | None = None, source: str = "") -> Letter:
-    """The HTML manifestation of a publication -> Letter (paragraphs are its `<p>` elements)."""
-    reader = _HtmlReader()
-    reader.feed(data.decode("utf-8", errors="replace"))
-    reader.close()
-    reader._close()
-    get = lambda k: (reader.meta.get(k) or [""])[0].strip()  # noqa: E731
-    found = {
-        "id": get("DC.identifier"), "text": "\n\n".join(reader.paragraphs),
-        "title": get("DC.title"), "date": get("DCTERMS.issued") or get("DCTERMS.available"),
-        "sender": sender_from_meta(get("DC.creator"), sorted(reader.meta.get("OVERHEIDop.indiener", []))),
-        "dossier": dossier_label(get("OVERHEIDop.dossiernummer")), "stuk": get("OVERHEIDop.ondernummer"),
-        "kenmerk": "", "url": "",
-    }
-    return _merge(found, meta, source)
+    return merge_metadata(found, meta, source)

@@ -14,7 +14,8 @@ import numpy as np
 
 from qa import hints
 from qa.evaluate import MIN_OVERLAP, passage_answers
-from qa.questions import load_questions, resolve_gold
+from qa.gold import resolve_gold
+from qa.questions import load_questions
 from qa.search import bm25_scores, dense_scores, open_index, query_vector, sentence_matrix
 
 

@@ -1,6 +1,6 @@
 """`kamerqa eval`: how well do retrievers find the gold quotes of a question set?
 
-The path: read the questions and locate each gold quote in its letter's raw text (`qa.questions`)
+The path: read the questions and locate each gold quote in its letter's raw text (`qa.questions`, `qa.gold`)
 -> retrieve once per question per retriever -> mark the passages that answer -> metrics with ranx (runs and qrels as plain dicts) -> table, JSON, report (`qa.eval_report`).
 
 A passage answers when it comes from a gold letter and its raw span overlaps the located quote
@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Callable
 
 from corpus.models import Hit, Letter, Passage
-from qa.questions import QUOTE_THRESHOLD, GoldSpan, Problem, Question, QuestionSet, load_questions, resolve_gold
+from qa.gold import QUOTE_THRESHOLD, GoldSpan, resolve_gold
+from qa.questions import Problem, Question, QuestionSet, load_questions
 
 SearchFn = Callable[[str, int], list[Hit]]
 

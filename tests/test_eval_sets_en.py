@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from corpus.readers import read_corpus
-from qa.questions import read_kamerqa_jsonl, resolve_gold
+from qa.gold import resolve_gold
+from qa.questions import read_kamerqa_jsonl
 from tests.conftest import shared_corpus
 
 EVAL = Path(__file__).resolve().parents[1] / "eval"

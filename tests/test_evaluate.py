@@ -11,7 +11,8 @@ import pytest
 
 from corpus.models import Hit, Letter, Passage
 from qa.evaluate import add_arguments, evaluate, run, run_evaluation
-from qa.questions import Answer, Question, QuestionSet, load_questions, locate_quote
+from qa.gold import locate_quote
+from qa.questions import Answer, Question, QuestionSet, load_questions
 
 TEXTS = {
     "brief-a": "Geachte voorzitter,\n\nDe sluis in de Oesterdam wordt een conventionele sluis.\n\n"

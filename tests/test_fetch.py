@@ -17,9 +17,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from corpus.fetch import STATE_FILE, FetchError, build_query, fetch
+from corpus.officiel import ParseError, letter_from_xml, parse_metadata, parse_sru
+from corpus.officiel_html import letter_from_html
 from qa.cli import main
-from corpus.officiel import (ParseError, letter_from_html, letter_from_xml, parse_metadata,
-                             parse_sru)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 OEP = SHARED / "corpus" / "fixtures" / "plooi" / "integratie-testen" / "oep"
