@@ -20,7 +20,12 @@ from corpus.models import Letter
 
 TEXT_SUFFIXES = {".txt", ".md"}
 SUFFIXES = TEXT_SUFFIXES | {".html", ".htm", ".pdf", ".xml", ".json", ".jsonl"}
-MAX_BYTES = int(os.environ.get("KAMERQA_MAX_FILE_MB", "40")) * 1024 * 1024
+DEFAULT_MAX_FILE_MB = 40  # a larger letter file (or JSON line) is skipped with a reason
+
+
+def max_bytes() -> int:
+    """The largest file (or JSON line) read: $KAMERQA_MAX_FILE_MB, else DEFAULT_MAX_FILE_MB."""
+    return int(os.environ.get("KAMERQA_MAX_FILE_MB", DEFAULT_MAX_FILE_MB)) * 1024 * 1024
 
 
 class CorpusError(RuntimeError):
@@ -87,9 +92,9 @@ def read_jsonl(path: Path, result: ReadResult) -> None:
         for number, raw_line in enumerate(f, start=1):
             if not raw_line.strip():
                 continue
-            if len(raw_line) > MAX_BYTES:
+            if len(raw_line) > max_bytes():
                 result.skipped.append((f"{path}:{number}", f"line of {len(raw_line) // 2**20} MB is larger than "
-                                       f"{MAX_BYTES // 2**20} MB (raise KAMERQA_MAX_FILE_MB to read it)"))
+                                       f"{max_bytes() // 2**20} MB (raise KAMERQA_MAX_FILE_MB to read it)"))
                 continue
             try:
                 record = json.loads(raw_line)
@@ -156,8 +161,8 @@ def read_file(path: Path) -> Iterator[Letter]:
     size = path.stat().st_size
     if size == 0:
         raise CorpusError(f"{path}: empty file; skipped")
-    if size > MAX_BYTES:
-        raise CorpusError(f"{path}: {size // 2**20} MB is larger than {MAX_BYTES // 2**20} MB "
+    if size > max_bytes():
+        raise CorpusError(f"{path}: {size // 2**20} MB is larger than {max_bytes() // 2**20} MB "
                           f"(raise KAMERQA_MAX_FILE_MB to read it); skipped")
     if suffix == ".pdf":
         text = pdf_to_text(path)

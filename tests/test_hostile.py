@@ -212,7 +212,7 @@ def test_index_and_ask_survive_the_hostile_corpus(hostile, tmp_path, capsys):
 
 
 def test_huge_jsonl_line_is_skipped(tmp_path, monkeypatch):
-    monkeypatch.setattr(readers, "MAX_BYTES", 1024)
+    monkeypatch.setattr(readers, "max_bytes", lambda: 1024)
     path = tmp_path / "big.jsonl"
     path.write_text(json.dumps({"id": "groot", "text": "woord " * 1000}) + "\n"
                     + json.dumps({"id": "klein", "text": "Een korte brief."}) + "\n")
