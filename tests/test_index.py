@@ -108,3 +108,17 @@ def test_failed_build_leaves_the_previous_index(tmp_path, letters_dir):
 def test_vectors_are_normalised(fake_index):
     matrix = fake_index.vectors.reconstruct_n(0, fake_index.vectors.ntotal)
     assert np.allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=1e-5)
+
+
+def test_one_searcher_answers_from_many_threads_as_from_one(fake_index):
+    """Eight threads asking at once get exactly the hits one thread gets (caches built concurrently)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from qa.searcher import Searcher
+
+    fresh = Searcher(fake_index.index, fake_index.embedder)  # no cache built yet
+    questions = ["dijken Noord-Holland", "asielaanvragen", "kosten van de versterking", "lerarentekort"] * 10
+    expected = [[(h.passage.id, h.score) for h in search(fake_index, q, k=3)] for q in questions]
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda q: [(h.passage.id, h.score) for h in search(fresh, q, k=3)], questions))
+    assert got == expected
