@@ -134,10 +134,10 @@ def sentence_transformer_embedder(name: str, threads: int | None = None, batch_s
     return emb
 
 
-def load_embedder(name: str | None = None, backend: str | None = None) -> Embedder:
+def load_embedder(name: str | None = None, backend: str | None = None, threads: int | None = None) -> Embedder:
     """The embedder for `name`, else $KAMERQA_MODEL, else the offline multilingual-e5-small, run by
     `backend` (else $KAMERQA_BACKEND: "torch", "onnx" or "openvino"; by default openvino when it is
-    installed, as it is fastest at equal vectors; see index/fast.py)."""
+    installed, as it is fastest at equal vectors; see index/fast.py) on `threads` threads (default: all)."""
     name = name or os.environ.get("KAMERQA_MODEL") or DEFAULT_MODEL
     if name == FAKE_MODEL or name.startswith(FAKE_MODEL + "-"):
         dim = int(name.split("-", 1)[1]) if "-" in name else 64
@@ -148,5 +148,5 @@ def load_embedder(name: str | None = None, backend: str | None = None) -> Embedd
     if backend not in fast.BACKENDS:
         raise ModelError(f"unknown backend {backend!r}; choose one of {', '.join(fast.BACKENDS)}")
     if backend == "torch":
-        return sentence_transformer_embedder(name)
-    return fast.exported_embedder(name, backend)
+        return sentence_transformer_embedder(name, threads)
+    return fast.exported_embedder(name, backend, threads)

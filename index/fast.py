@@ -146,8 +146,9 @@ class OpenVINOSession:
         import openvino as ov
 
         config = {"PERFORMANCE_HINT": "THROUGHPUT"}
-        if threads:
-            config["INFERENCE_NUM_THREADS"] = threads
+        if threads:  # a share of the machine: other encoder processes (Ray actors) run beside this one,
+            config["INFERENCE_NUM_THREADS"] = threads  # and pinned threads would all sit on the first cores
+            config["ENABLE_CPU_PINNING"] = False
         compiled = ov.Core().compile_model(str(path), "CPU", config)
         self.streams = compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")
         self.queue = ov.AsyncInferQueue(compiled, self.streams)
