@@ -26,7 +26,8 @@ from index.build import BuildReport, BuildSettings, assemble_index
 from index.embed import DEFAULT_MODEL, load_embedder
 from index.store import IndexError_
 
-LETTERS_PER_SHARD = 16  # 419 default-corpus letters -> 27 shards: a short tail for 2 actors (bench/ray_build.py)
+LETTERS_PER_SHARD = 16  # chosen, not tuned: the default corpus's 419 letters -> 27 shards of ~250 texts,
+# a few seconds of work each here, so 2 actors finish close together and a lost shard costs little
 CHUNK_CPUS = 0.25  # logical CPUs a chunking task reserves, so chunking runs beside a full actor pool
 CODE_ROOT = Path(__file__).resolve().parents[1]  # the folder holding corpus/, index/, qa/
 INSTALL = "pip install 'kamerqa[ray]' (or: pip install 'ray[data]')"
@@ -97,11 +98,12 @@ def start_ray(ray, cluster: RaySettings) -> bool:
         if cluster.address:
             ray.init(address=cluster.address, runtime_env={"env_vars": env}, include_dashboard=False,
                      log_to_driver=False)
-        else:
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(CODE_ROOT), os.environ.get("PYTHONPATH")]))
+        else:  # the local cluster's processes inherit this environment: no runtime_env, so Ray's
+            # prestarted workers serve the build (a runtime_env would start a second set)
+            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # a local cluster sends nothing anywhere
+            os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(filter(None, [str(CODE_ROOT), os.environ.get("PYTHONPATH")])))
             ray.init(address="local", num_cpus=cluster.cpus or os.cpu_count(), include_dashboard=False,
-                     _node_ip_address="127.0.0.1", _temp_dir=cluster.temp_dir, runtime_env={"env_vars": env},
-                     log_to_driver=False)
+                     _node_ip_address="127.0.0.1", _temp_dir=cluster.temp_dir, log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as e:
         raise ClusterError(f"cannot start or reach the Ray cluster {cluster.address or '(local)'} "
                            f"({type(e).__name__}: {str(e)[:200]}); check the address, or leave it out "
@@ -139,6 +141,10 @@ def build_index_ray(letters: list[Letter], path: Path, model: str | None = None,
     """build.build_index on a Ray cluster: the same index, from shards embedded by a pool of actors."""
     started = time.perf_counter()
     ray = import_ray()
+    if not letters:
+        raise IndexError_("no letters to index; nothing was written")
+    if cluster.actors is not None and cluster.actors < 1:
+        raise ClusterError(f"--ray-actors must be at least 1, not {cluster.actors}")
     model = model or os.environ.get("KAMERQA_MODEL") or DEFAULT_MODEL
     path = Path(path)
     plan = shards.plan_shards(letters, cluster.letters_per_shard)
