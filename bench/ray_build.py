@@ -28,16 +28,17 @@ from index.distributed import RaySettings, build_index_ray  # noqa: E402
 from index.embed import load_embedder  # noqa: E402
 
 
-def single(letters, path: Path, model: str | None) -> float:
+def single(letters, path: Path, model: str | None) -> tuple[float, int]:
+    """Seconds and texts embedded."""
     started = time.perf_counter()
-    build_index(letters, path, load_embedder(model), cache_path=None)
-    return time.perf_counter() - started
+    report = build_index(letters, path, load_embedder(model), cache_path=None)
+    return time.perf_counter() - started, report.embedded
 
 
-def on_ray(letters, path: Path, model: str | None, actors: int) -> float:
+def on_ray(letters, path: Path, model: str | None, actors: int) -> tuple[float, int]:
     started = time.perf_counter()
-    build_index_ray(letters, path, model, cluster=RaySettings(actors=actors, temp_dir="/tmp/kqbench"))
-    return time.perf_counter() - started
+    report = build_index_ray(letters, path, model, cluster=RaySettings(actors=actors, temp_dir="/tmp/kqbench"))
+    return time.perf_counter() - started, report.embedded
 
 
 def least_cosine(a, b) -> float:
@@ -69,9 +70,10 @@ def main(argv=None) -> int:
         shift = round_number % len(builds)
         for name, actors in builds[shift:] + builds[:shift]:
             path = args.out / name
-            seconds = single(letters, path, args.model) if actors is None else on_ray(letters, path, args.model, actors)
+            seconds, texts = single(letters, path, args.model) if actors is None else on_ray(letters, path, args.model, actors)
             times[name].append(seconds)
-            print(json.dumps({"round": round_number, "build": name, "seconds": round(seconds, 1)}), flush=True)
+            print(json.dumps({"round": round_number, "build": name, "seconds": round(seconds, 1), "texts": texts,
+                              "texts_per_second": round(texts / seconds, 1)}), flush=True)
     medians = {name: statistics.median(t) for name, t in times.items()}
     print(json.dumps({"letters": len(letters), "rounds": args.rounds,
                       "median_seconds": {k: round(v, 1) for k, v in medians.items()},
