@@ -143,8 +143,6 @@ def build_index(letters: list[Letter], path: Path, embedder: Embedder | None = N
                 settings: BuildSettings = BuildSettings(), progress: bool = False,
                 cache_path: Path | None | str = "default") -> BuildReport:
     """Chunk, embed and index `letters` into the folder `path` (replacing what is there, atomically)."""
-    import faiss
-
     started = time.perf_counter()
     embedder = embedder or load_embedder()
     if cache_path == "default":
@@ -164,6 +162,26 @@ def build_index(letters: list[Letter], path: Path, embedder: Embedder | None = N
         sentence_vectors, n = embed_with_cache([t for _, _, t in triples], embedder, cache,
                                                progress="sentences" if progress else None)
         embedded += n
+    assemble_index(path, letters, passages, vectors, sentence_vectors, owner, model_fields(embedder), settings)
+    report.passages, report.sentences, report.embedded = len(passages), len(owner), embedded
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def model_fields(embedder: Embedder) -> dict:
+    """The manifest's fields that name the model an index was built with."""
+    return {"model": embedder.name, "model_fingerprint": embedder.fingerprint, "dimension": embedder.dim,
+            "precision": embedder.precision}
+
+
+def assemble_index(path: Path, letters: list[Letter], passages: list[Passage], vectors: np.ndarray,
+                   sentence_vectors: np.ndarray | None, owner: np.ndarray, model: dict,
+                   settings: BuildSettings) -> None:
+    """Write embedded `passages` (and their sentences, `owner` row = (passage, sentence number)) as the
+    index folder `path`: FAISS, BM25 and the manifest, replacing what is there atomically."""
+    import faiss
+
+    by_id = {letter.id: letter for letter in letters}
     lexical = Lexical.build([f"{by_id[p.letter_id].title} {p.search_text}" for p in passages])
 
     passage_index = choose_faiss_index(vectors)
@@ -176,11 +194,6 @@ def build_index(letters: list[Letter], path: Path, embedder: Embedder | None = N
         (folder / "lexical").mkdir()
         lexical.save(folder / "lexical")
 
-    manifest = {"model": embedder.name, "model_fingerprint": embedder.fingerprint, "dimension": embedder.dim,
-                "precision": embedder.precision,
-                "settings": settings.as_dict(), "corpus_fingerprint": corpus_fingerprint(letters),
+    manifest = {**model, "settings": settings.as_dict(), "corpus_fingerprint": corpus_fingerprint(letters),
                 "faiss": faiss_kind(passage_index)}
     save_index(path, manifest, letters, passages, write_arrays)
-    report.passages, report.sentences, report.embedded = len(passages), len(owner), embedded
-    report.seconds = time.perf_counter() - started
-    return report

@@ -171,8 +171,12 @@ def model_info(name: str) -> ModelInfo:
     return ModelInfo(**known[key])
 
 
-def torch_embedder(name: str, batch_size: int = 32) -> Embedder:
-    """Any sentence-transformers model by hub name or local path, run by torch."""
+def torch_embedder(name: str, threads: int | None = None, batch_size: int = 32) -> Embedder:
+    """Any sentence-transformers model by hub name or local path, run by torch (on `threads` threads)."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     model = _load_sentence_transformer(name)
     info = _probe_info(model, name, "")
 
@@ -187,14 +191,14 @@ def torch_embedder(name: str, batch_size: int = 32) -> Embedder:
     return Embedder(info.name, info.dim, info.fingerprint, queries, passages, backend="torch", model=model)
 
 
-def exported_embedder(name: str, backend: str) -> Embedder:
+def exported_embedder(name: str, backend: str, threads: int | None = None) -> Embedder:
     """`name` (a local sentence-transformers folder) run by the exported `backend`."""
     info = model_info(name)
     if not info.path:
         raise ModelError(f"the {backend} backend needs a local model folder, {name!r} has none; "
                          f"use KAMERQA_BACKEND=torch")
     try:
-        encoder = fast.Encoder(Path(info.path), backend, lambda: _load_sentence_transformer(name))
+        encoder = fast.Encoder(Path(info.path), backend, lambda: _load_sentence_transformer(name), threads)
     except Exception as e:  # export or runtime failure: say how to fall back
         raise ModelError(f"cannot build the {backend} model for {name!r} ({type(e).__name__}: "
                          f"{str(e)[:200]}); use KAMERQA_BACKEND=torch") from None
@@ -205,11 +209,11 @@ def exported_embedder(name: str, backend: str) -> Embedder:
                     backend=backend, precision="int8" if int8 else "fp32")
 
 
-BACKENDS: dict[str, Callable[[str], Embedder]] = {
+BACKENDS: dict[str, Callable[[str, int | None], Embedder]] = {  # name -> loader(model name, threads)
     "torch": torch_embedder,
-    "onnx": lambda name: exported_embedder(name, "onnx"),
-    "openvino": lambda name: exported_embedder(name, "openvino"),
-    "openvino-int8": lambda name: exported_embedder(name, "openvino-int8"),
+    "onnx": lambda name, threads: exported_embedder(name, "onnx", threads),
+    "openvino": lambda name, threads: exported_embedder(name, "openvino", threads),
+    "openvino-int8": lambda name, threads: exported_embedder(name, "openvino-int8", threads),
 }
 
 
@@ -220,13 +224,13 @@ def default_backend() -> str:
     return "openvino" if importlib.util.find_spec("openvino") and importlib.util.find_spec("onnx") else "torch"
 
 
-def load_embedder(name: str | None = None, backend: str | None = None) -> Embedder:
+def load_embedder(name: str | None = None, backend: str | None = None, threads: int | None = None) -> Embedder:
     """The embedder for `name` (else $KAMERQA_MODEL, else the offline multilingual-e5-small), run by
-    `backend` (else $KAMERQA_BACKEND, else `default_backend()`)."""
+    `backend` (else $KAMERQA_BACKEND, else `default_backend()`) on `threads` threads (default: all)."""
     name = name or os.environ.get("KAMERQA_MODEL") or DEFAULT_MODEL
     if name == FAKE_MODEL or name.startswith(FAKE_MODEL + "-"):
         return fake_embedder(int(name.split("-", 1)[1]) if "-" in name else 64)
     backend = backend or os.environ.get("KAMERQA_BACKEND") or default_backend()
     if backend not in BACKENDS:
         raise ModelError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    return BACKENDS[backend](name)
+    return BACKENDS[backend](name, threads)

@@ -135,8 +135,9 @@ class OpenVINOSession:
         core = ov.Core()
         core.set_property({"CACHE_DIR": str(Path(path).parent / "cache")})
         config = {"PERFORMANCE_HINT": "THROUGHPUT"}
-        if threads:
-            config["INFERENCE_NUM_THREADS"] = threads
+        if threads:  # a share of the machine: other encoder processes (Ray actors) run beside this one,
+            config["INFERENCE_NUM_THREADS"] = threads  # and pinned threads would all sit on the first cores
+            config["ENABLE_CPU_PINNING"] = False
         self.compiled = core.compile_model(str(path), "CPU", config)
         self.streams = self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")
         self.queue = ov.AsyncInferQueue(self.compiled, self.streams)

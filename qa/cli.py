@@ -46,8 +46,15 @@ def cmd_index(args) -> int:
         raise UserError(f"no letters found in {', '.join(map(str, paths))}; give .jsonl files or folders of "
                         f".txt/.md/.html/.pdf/.xml/.json letters with --corpus")
     path = args.index or default_index_dir()
-    embedder = load_embedder(args.model)
-    report = build_index(result.letters, path, embedder, BuildSettings(), progress=not args.quiet)
+    if args.ray is not None:
+        from index.distributed import RaySettings, build_index_ray
+
+        cluster = RaySettings(address=args.ray or os.environ.get("RAY_ADDRESS") or None, actors=args.ray_actors)
+        report = build_index_ray(result.letters, path, args.model, BuildSettings(), cluster, progress=not args.quiet)
+        print(f"ray: {report.shards} shards ({report.shards_reused} from an interrupted build) on "
+              f"{report.actors} encoder actors", file=sys.stderr)
+    else:
+        report = build_index(result.letters, path, load_embedder(args.model), BuildSettings(), progress=not args.quiet)
     size = sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rate = report.embedded / report.seconds if report.seconds else 0.0
@@ -179,6 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
     _index_arg(p)
     _model_arg(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="build on a Ray cluster: ADDRESS (else $RAY_ADDRESS), or a local cluster when neither "
+                        "is given (needs pip install 'kamerqa[ray]'; see docs/SCALE.md)")
+    p.add_argument("--ray-actors", type=int, default=None, metavar="N",
+                   help="encoder actors for --ray (default: one per CPU of the cluster)")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("ask", help="answer a question with cited passages")

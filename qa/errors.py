@@ -7,6 +7,7 @@ from typing import Callable
 
 from corpus.fetch import FetchError
 from corpus.readers import CorpusError
+from index.distributed import ClusterError
 from index.embed import ModelError
 from index.store import IndexError_
 from qa.search import QuestionError
@@ -16,7 +17,7 @@ class UserError(Exception):
     """A mistake the user can fix, found by a command itself (not the library)."""
 
 
-USER_ERRORS = (UserError, CorpusError, ModelError, IndexError_, QuestionError)
+USER_ERRORS = (UserError, CorpusError, ModelError, IndexError_, QuestionError, ClusterError)
 EXIT_FAILED, EXIT_USER_ERROR, EXIT_INTERRUPTED = 1, 2, 130
 
 

@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PIP_DISABLE_PIP_VERSION_CHECK=1 GRADIO_ANALYTICS_ENABLED=False
 python3 -m pip install -q torch==2.13.0            # the CPU build; a plain 'torch' would pull CUDA
-python3 -m pip install -q -e ".[test]"
+python3 -m pip install -q -e ".[test,ray]"       # ray: the Ray build tests (tests/test_ray.py)
 if [ ! -x /usr/lib/chromium/chromium ]; then        # Debian's Chromium for the browser tests
   (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null
 fi
