@@ -26,6 +26,8 @@ import gradio as gr  # noqa: E402
 
 from corpus.models import Hit  # noqa: E402
 from qa import feedback  # noqa: E402
+from qa.conversation import ask as ask_in_conversation  # noqa: E402
+from qa.llm import LLMConfig, llm_answer  # noqa: E402
 from qa.answer import cite, compose_answer, no_answer_message, tidy  # noqa: E402
 from qa.search import Filters, QuestionError, filter_mask, open_index, search  # noqa: E402
 
@@ -118,26 +120,48 @@ def read_filters(date_from: str, date_to: str, sender: str | None, dossier: str 
     return Filters(date_from, date_to, (sender or "").strip(), (dossier or "").strip())
 
 
-def answer_turn(index, question: str, filters: Filters) -> dict:
-    """One question answered: the chat message, the sources panel, and what export and feedback need."""
+def llm_body(llm) -> str:
+    """The checked LLM answer for the chat: the supported sentences, then those dropped and why."""
+    body = " ".join(_md(s.text) for s in llm.shown)
+    dropped = [s for s in llm.sentences if not s.supported]
+    if dropped:
+        body += "\n\n*Dropped as unsupported:*\n" + "\n".join(
+            f"- ~~{_md(s.text)}~~ ({_md('; '.join(s.problems))})" for s in dropped)
+    return body + f"\n\n*Written by the LLM {_md(llm.model)}; every sentence shown was checked against the passage it cites.*"
+
+
+def answer_turn(index, question: str, filters: Filters, previous=None, llm: LLMConfig | None = None) -> dict:
+    """One question answered as the next turn after `previous` (a qa.conversation.Turn, or None): the chat
+    message, the sources panel, and what export, feedback and the next follow-up need."""
     scope = filters.describe()
     mask = filter_mask(index, filters)
     if mask is not None and not mask.any():
         message = f"No letter matches the filters ({scope}). Widen or clear them and ask again."
         return {"question": question, "message": message, "sources": "", "choices": [], "markdown": message,
-                "passage_ids": [], "filters": scope}
-    hits = search(index, question, k=10, filters=filters)
-    answer = compose_answer(question, hits, index)
-    shown = ([(f"[{c.number}]", c.hit, c.sentence, c.paragraph) for c in answer.citations] if answer.answered
-             else [(f"({n})", h, None, h.passage.paragraph) for n, h in enumerate(answer.related, start=1)])
-    if answer.answered:
+                "passage_ids": [], "filters": scope, "turn": previous}
+    turn = ask_in_conversation(index, question, [previous] if previous else [], filters, k=10, compose=compose_answer)
+    hits, answer, scope = list(turn.hits), turn.answer, turn.resolved.filters.describe()
+    written = llm_answer(llm, turn.resolved.query, hits, index) if llm and answer.answered else None
+    if written is not None and not written.fallback:
+        shown = [(f"[{n}]", written.passages[n - 1], None, written.passages[n - 1].passage.paragraph)
+                 for n in sorted({n for s in written.shown for n in s.citations})]
+    else:
+        shown = ([(f"[{c.number}]", c.hit, c.sentence, c.paragraph) for c in answer.citations] if answer.answered
+                 else [(f"({n})", h, None, h.passage.paragraph) for n, h in enumerate(answer.related, start=1)])
+    if written is not None and not written.fallback:
+        body = llm_body(written)
+    elif answer.answered:
         body = " ".join(f"{_md(c.sentence_text())} [{c.number}]" for c in answer.citations)
     else:
         body = no_answer_message(answer.language) + "\n\n" + "\n".join(
             f"- ({n}) {_md(h.letter.title or h.letter.id)}, {h.letter.date}: {_md(tidy(h.passage.text)[:160])}…"
             for n, h in enumerate(answer.related, start=1))
+    if written is not None and written.fallback:
+        body += f"\n\n*LLM answer not shown: {_md(written.fallback)}; this is the extractive answer.*"
     refs = "\n".join(f"{label} {_md(cite(hit, paragraph))}" for label, hit, _, paragraph in shown)
     searched = f"*Searched letters {scope}.*".replace("….", "…") if scope else "*Searched all letters.*"
+    if turn.resolved.follow_up:
+        searched += f" *Follow-up ({_md(turn.resolved.follow_up)}): {_md(turn.resolved.describe())}*"
     message = f"{body}\n\n{searched}\n\n{refs}".strip()
     title = "Sources" if answer.answered else "Possibly relevant"
     sources = f"<h3>{title}</h3>" + "".join(source_card(*shown_one) for shown_one in shown)
@@ -145,14 +169,17 @@ def answer_turn(index, question: str, filters: Filters) -> dict:
             "choices": [(f"{label} {hit.letter.id}, paragraph {paragraph}",
                          f"{hit.letter.id}|{hit.passage.start}|{s[0] if s else ''}|{s[1] if s else ''}")
                         for label, hit, s, paragraph in shown],
-            "passage_ids": [hit.passage.id for _, hit, _, _ in shown], "filters": scope}
+            "passage_ids": [hit.passage.id for _, hit, _, _ in shown], "filters": scope, "turn": turn,
+            "llm": written.to_json() if written is not None else None}
 
 
-def ask(index, question, history, turns, date_from="", date_to="", sender="", dossier=""):
-    """The /ask endpoint: returns the chat history with the answer appended, and the sources panel."""
+def ask(index, question, history, turns, date_from="", date_to="", sender="", dossier="", use_llm=False, llm=None):
+    """The /ask endpoint: returns the chat history with the answer appended, and the sources panel. A
+    question that refers back ("die brief", "daarover", "and in 1990?") is resolved against the last turn."""
     filters = read_filters(date_from, date_to, sender, dossier)
+    previous = next((t.get("turn") for t in reversed(turns or []) if t.get("turn") is not None), None)
     try:
-        turn = answer_turn(index, question, filters)
+        turn = answer_turn(index, question, filters, previous, llm if use_llm else None)
     except QuestionError as e:
         raise gr.Error(str(e)[:1].upper() + str(e)[1:]) from None
     history = list(history or []) + [{"role": "user", "content": turn["question"].strip()},
@@ -210,7 +237,7 @@ def clear():
 
 # ---- layout ---------------------------------------------------------------------------------------
 
-def build_demo(index) -> gr.Blocks:
+def build_demo(index, llm: LLMConfig | None = None) -> gr.Blocks:
     senders = sorted({m.sender for m in index.letters.values() if m.sender})
     dossiers = sorted({m.dossier for m in index.letters.values() if m.dossier})
     with gr.Blocks(title="kamerqa") as demo:
@@ -227,6 +254,8 @@ def build_demo(index) -> gr.Blocks:
                     ask_button = gr.Button("Ask", variant="primary", elem_id="kq-ask")
                     clear_button = gr.Button("Clear", elem_id="kq-clear")
                     download = gr.DownloadButton("Download (Markdown)", value=None, elem_id="kq-export")
+                use_llm = gr.Checkbox(True, label=f"Write the answer with the LLM at {llm.url if llm else ''} (every sentence is "
+                                      "checked against its passage)", elem_id="kq-llm", visible=llm is not None)
                 gr.Examples(EXAMPLES, inputs=question, label="Examples")
                 with gr.Accordion("Filters (apply to the next question)", open=False, elem_id="kq-filters"):
                     with gr.Row():
@@ -243,8 +272,8 @@ def build_demo(index) -> gr.Blocks:
                 show_button = gr.Button("Show the whole letter", elem_id="kq-show")
                 letter = gr.HTML("", elem_id="kq-letter", js_on_load=None)
 
-        inputs = [question, chatbot, turns, date_from, date_to, sender, dossier]
-        ask_fn = partial(ask, index)
+        inputs = [question, chatbot, turns, date_from, date_to, sender, dossier] + ([use_llm] if llm else [])
+        ask_fn = partial(ask, index, llm=llm)
         ask_fn.__name__ = "ask"
         after = dict(fn=after_ask, inputs=turns, outputs=[choice, download, letter], show_progress="hidden",
                      api_visibility="private")
@@ -275,6 +304,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None, help="embedding model (default: the index's own)")
     parser.add_argument("--host", default=os.environ.get("KAMERQA_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    parser.add_argument("--llm", default=os.environ.get("KAMERQA_LLM_URL", ""), metavar="URL",
+                        help="an OpenAI-compatible server for written, checked answers (default $KAMERQA_LLM_URL)")
+    parser.add_argument("--llm-model", default=os.environ.get("KAMERQA_LLM_MODEL", ""))
+    parser.add_argument("--llm-timeout", type=float, default=30.0)
     args = parser.parse_args(argv)
 
     from index.embed import ModelError
@@ -296,7 +329,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kamerqa: warning: serving on {args.host}, reachable from other machines; "
               + ("login required (KAMERQA_USERNAME/KAMERQA_PASSWORD)" if auth else
                  "no login: set KAMERQA_USERNAME and KAMERQA_PASSWORD to require one"), file=sys.stderr)
-    build_demo(index).queue().launch(server_name=args.host, server_port=args.port, share=False, auth=auth,
+    llm = LLMConfig(args.llm, args.llm_model, args.llm_timeout) if args.llm else None
+    build_demo(index, llm).queue().launch(server_name=args.host, server_port=args.port, share=False, auth=auth,
                                      css=CSS, ssr_mode=False, show_error=False, footer_links=["api"])
     return 0
 
