@@ -119,3 +119,14 @@ def test_conversation_files_name_the_bad_line(fake_index, tmp_path):
         {"doc_id": "brief-migratie", "quote": "dit citaat staat niet in de brief, ook al is het lang genoeg"}]}]}) + "\n")
     with pytest.raises(ValueError, match=r"c.jsonl:1: quote .* is not in the raw text of brief-migratie"):
         load_conversations(path, fake_index.letters)
+
+
+def test_the_app_resolves_a_follow_up_against_the_last_turn(fake_index, monkeypatch):
+    import app
+
+    monkeypatch.setattr(app, "compose_answer", compose)
+    history, turns, _ = app.ask(fake_index, MIGRATION, [], [])
+    history, turns, sources = app.ask(fake_index, "Wie heeft die brief ondertekend?", history, turns)
+    assert "Follow-up (refers to the letter" in history[-1]["content"]
+    assert "in letter brief-migratie" in history[-1]["content"]
+    assert {c[1].split("|")[0] for c in turns[-1]["choices"]} == {"brief-migratie"}

@@ -7,9 +7,12 @@ import os
 import socket
 import threading
 import time
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
+from qa.answer import compose_answer
 
 from qa import cli
 from qa.llm import LLMConfig, check_reply, llm_answer, split_sentences
@@ -244,3 +247,23 @@ def test_a_real_server_passes_the_same_checks(index):
     assert result.fallback or result.shown
     assert all(s.supported and all(s.checks.values()) for s in result.shown)
     print(json.dumps(result.to_json(), ensure_ascii=False, indent=1))
+
+
+def test_the_app_shows_the_checked_answer_or_the_extractive_one_with_the_reason(server, script, index, monkeypatch):
+    import app
+
+    monkeypatch.setattr(app, "compose_answer", partial(compose_answer, abstain_below=-1.0))
+    _, n = given(index)
+    d = n["brief-dijken"]
+    script.reply = f"De dijken langs het IJsselmeer zijn in 1986 gereed [{d}]. Ze kosten 150 miljoen [{d}]."
+    config = LLMConfig(server, "test-model", 5)
+    history, turns, sources = app.ask(index, QUESTION, [], [], use_llm=True, llm=config)
+    message = history[-1]["content"]
+    assert message.startswith("De dijken langs het IJsselmeer zijn in 1986 gereed")
+    assert "Dropped as unsupported" in message and "150" in message and turns[-1]["llm"]["used"]
+    script.raw = b"{not json"
+    history, turns, _ = app.ask(index, QUESTION, history, turns, use_llm=True, llm=config)
+    assert "LLM answer not shown" in history[-1]["content"] and "[1]" in history[-1]["content"]
+    history, turns, _ = app.ask(index, QUESTION, history, turns, use_llm=False, llm=config)
+    assert turns[-1]["llm"] is None and len(script.requests) == 2
+    assert "/ask" in app.build_demo(index, config).get_api_info()["named_endpoints"]
