@@ -85,13 +85,14 @@ def _locate(doc_id: str, quote: str, letters: dict) -> Gold:
     return Gold(doc_id, start, start + len(quote))
 
 
-def evaluate_conversations(index, conversations: list[Conversation], **ask_options) -> dict:
-    """answer@1 of every turn, and its means for first turns and follow-up turns (and by language)."""
+def evaluate_conversations(index, conversations: list[Conversation], standalone: bool = False, **ask_options) -> dict:
+    """answer@1 of every turn, and its means for first turns and follow-up turns (and by language).
+    `standalone`: every turn asked on its own, as before follow-ups were resolved (the baseline)."""
     rows = []
     for conversation in conversations:
         history = []
         for number, turn in enumerate(conversation.turns, start=1):
-            asked = ask(index, turn.question, history, **ask_options)
+            asked = ask(index, turn.question, [] if standalone else history, **ask_options)
             history.append(asked)
             rows.append({"id": conversation.id, "turn": number, "lang": conversation.lang,
                          "question": turn.question, "searched": asked.resolved.query,
@@ -125,7 +126,7 @@ def run(args, index) -> int:
     """`kamerqa eval --conversations FILE`: the table (and --json)."""
     conversations = load_conversations(args.conversations, index.letters)
     names = [n.strip() for n in (args.retriever or "hybrid").split(",") if n.strip()]
-    result = evaluate_conversations(index, conversations, retriever=names[0])
+    result = evaluate_conversations(index, conversations, getattr(args, "standalone", False), retriever=names[0])
     print(format_table(result), file=sys.stderr if args.json == "-" else sys.stdout)
     if args.json:
         text = json.dumps(result, ensure_ascii=False, indent=1)

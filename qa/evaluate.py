@@ -208,6 +208,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--questions", help="question set: kamerqa .jsonl, a BEIR folder, or TREC qrels")
     parser.add_argument("--conversations", help="conversations (JSON lines of turns with gold quotes): answer@1 of "
                                                 "first turns and follow-ups, e.g. eval/conversations.jsonl")
+    parser.add_argument("--standalone", action="store_true",
+                        help="with --conversations: ask every turn on its own (the baseline without follow-ups)")
     parser.add_argument("--queries", help="queries file (qid<TAB>text) for TREC qrels")
     parser.add_argument("--split", default="test", help="BEIR qrels split (qrels/<split>.tsv; default test)")
     parser.add_argument("--index", help="index folder (default $KAMERQA_INDEX, else the user data folder)")
