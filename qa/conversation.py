@@ -38,7 +38,7 @@ _ANAPHORA = re.compile(  # the topic: carry it over
     r"\b(?:daar|hier|er)(?:over|van|mee|in|bij|voor|door|op|aan|tegen|na|uit|toe)\b"
     r"|\b(?:hij|hem|he|him|she|hetzelfde)\b|\bthe same\b", re.IGNORECASE)
 _WEAK_ANAPHORA = re.compile(  # pronouns that often mean something else: only in short questions
-    r"\b(?:zij|ze|haar|dat|dit|it|its|they|them|their|her|this|that|those|these)\b", re.IGNORECASE)
+    r"\b(?:zij|ze|haar|dat|dit|die|deze|daar|it|its|they|them|their|her|this|that|those|these)\b", re.IGNORECASE)
 WEAK_BELOW = 5  # a weak pronoun refers back only in a question with fewer topic words (set by hand)
 _CONTINUATION = re.compile(  # "En ...?", "And ...?", "What about ...?", "Hoe zit het met ...?"
     r"^\s*(?:en|and|maar|but|ook|also|what about|how about|hoe zit het met|en hoe zit het met|en wat)\b",
