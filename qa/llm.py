@@ -39,7 +39,8 @@ MAX_TOKENS = 400
 FUZZ_MIN = 70
 COSINE_MIN = 0.86
 NAME_MATCH = 85  # partial ratio for a name (a capitalised word) to count as occurring in the passage
-COMMON_WORD_ZIPF = 4.5  # a capitalised word this frequent in the answer's language is not a name
+COMMON_WORD_ZIPF = 4.0  # a capitalised word this frequent in the question's language is not a name ("Dutch",
+#                         "Netherlands" are not, "Brussels", "Smit-Kroes" are; set on eval/llm_claims.jsonl)
 
 SYSTEM_PROMPT = {
     "nl": ("Je beantwoordt vragen over Nederlandse Kamerbrieven. Gebruik alleen de genummerde passages. "
@@ -168,10 +169,9 @@ def _digits(number: str) -> str:
 
 def _numbers_missing(claim: str, evidence: str) -> list[str]:
     """Numbers in the claim that the evidence does not contain (400 000 = 400.000; 2.5 = 2,5)."""
-    whole = {_digits(n) for n in _NUMBER.findall(evidence)}
-    runs = set(re.findall(r"\d+", evidence))
-    return [n for n in _NUMBER.findall(claim)
-            if _digits(n) not in whole and not all(r in runs for r in re.findall(r"\d+", n))]
+    have = {_digits(n) for n in _NUMBER.findall(evidence)} | {_digits(n) for n in re.findall(r"\d+(?:[.,]\d+)*", evidence)}
+    have |= set(re.findall(r"\d+", evidence))
+    return [n for n in _NUMBER.findall(claim) if _digits(n) not in have]
 
 
 def _months_missing(claim: str, evidence: str) -> list[str]:
@@ -180,15 +180,13 @@ def _months_missing(claim: str, evidence: str) -> list[str]:
     return [m for m in re.findall(r"[A-Za-z]+", claim) if m.lower() in MONTHS and MONTHS[m.lower()] not in have]
 
 
-def _names_missing(claim: str, evidence: str, question: str, language: str) -> list[str]:
-    """Capitalised words (not the first) that are not common words and occur in neither the evidence nor
-    the question."""
+def _names_missing(claim: str, evidence: str, language: str) -> list[str]:
+    """Capitalised words (not the first) that are acronyms or not common words of the language, and do not
+    occur in the evidence (fuzzily: Brussels = Brussel)."""
     words = _WORD.findall(claim)[1:]
     names = [w for w in words if w[0].isupper() and w.lower() not in MONTHS
-             and zipf_frequency(w.lower(), language) < COMMON_WORD_ZIPF]
-    question = fold(question)
-    return [w for w in dict.fromkeys(names) if w.lower() not in question
-            and fuzz.partial_ratio(w.lower(), evidence) < NAME_MATCH]
+             and (w.isupper() or zipf_frequency(w.lower(), language) < COMMON_WORD_ZIPF)]
+    return [w for w in dict.fromkeys(names) if fuzz.partial_ratio(w.lower(), evidence) < NAME_MATCH]
 
 
 def check_sentence(sentence: str, question: str, hits: list[Hit], similarity=None) -> SentenceCheck:
@@ -211,7 +209,7 @@ def check_sentence(sentence: str, question: str, hits: list[Hit], similarity=Non
     language = hints.language(question)
     for name, missing, what in (("numbers", _numbers_missing(claim, evidence), "number"),
                                 ("dates", _months_missing(claim, evidence), "month"),
-                                ("names", _names_missing(claim, evidence, question, language), "name"),
+                                ("names", _names_missing(claim, evidence, language), "name"),
                                 ("quotes", [q for q in _QUOTED.findall(claim) if fold(q) not in evidence], "quote")):
         checks[name] = not missing
         if missing:
