@@ -143,11 +143,12 @@ def _search(index, resolved: Resolved, k: int, retriever: str) -> list[Hit]:
 
 def ask(index, question: str, history: Sequence[Turn] = (), filters: Filters = Filters(), k: int = 10,
         retriever: str = DEFAULT_RETRIEVER, compose: Callable[..., Answer] = compose_answer) -> Turn:
-    """Answer `question` as the next turn of a conversation (`history`, oldest first)."""
+    """Answer `question` as the next turn of a conversation (`history`, oldest first). The resolved query
+    (the question with the topic carried over) finds the passages; the question's own words pick the sentence
+    each passage answers with, so a follow-up is not answered with the sentence that answered the topic."""
     resolved = resolve(question, history[-1] if history else None, filters)
     hits = _search(index, resolved, k, retriever)
-    answer = compose(resolved.query, hits, index)
-    return Turn(resolved, tuple(hits), replace(answer, question=question, language=hints.language(question)))
+    return Turn(resolved, tuple(hits), compose(resolved.question, hits, index))
 
 
 def replay(index, questions: Sequence[str], filters: Filters = Filters(), k: int = 10,
