@@ -34,8 +34,9 @@ MAX_TOKENS = 400
 # A sentence is close to its cited passage when rapidfuzz's partial ratio (best-aligned substring, folded
 # text) reaches FUZZ_MIN, or the cosine of the sentence (as a query) to the passage's best sentence
 # reaches COSINE_MIN. COSINE_MIN sits above the abstention threshold (0.82, qa/answer.py) so that a
-# sentence must be nearer its passage than a question that the passage merely answers. Set by hand on a
-# few paraphrases written for tests/test_llm.py; not tuned on a real model's answers (none can run here).
+# sentence must be nearer its passage than a question that the passage merely answers. Chosen with
+# eval/llm_checks.py on 26 hand-written paraphrases and translations (eval/llm_claims.jsonl, docs/LLM.md);
+# not tuned on a real model's answers (none can run here).
 FUZZ_MIN = 70
 COSINE_MIN = 0.86
 NAME_MATCH = 85  # partial ratio for a name (a capitalised word) to count as occurring in the passage
