@@ -28,6 +28,7 @@ from corpus.models import Hit  # noqa: E402
 from qa import feedback  # noqa: E402
 from qa.conversation import ask as ask_in_conversation  # noqa: E402
 from qa.llm import LLMConfig, llm_answer  # noqa: E402
+from qa.llm_stream import stream_answer  # noqa: E402
 from qa.answer import cite, compose_answer, no_answer_message, tidy  # noqa: E402
 from qa.search import Filters, QuestionError, filter_mask, open_index, search  # noqa: E402
 
@@ -127,6 +128,8 @@ def llm_body(llm) -> str:
     if dropped:
         body += "\n\n*Dropped as unsupported:*\n" + "\n".join(
             f"- ~~{_md(s.text)}~~ ({_md('; '.join(s.problems))})" for s in dropped)
+    if not llm.done:
+        return body + "\n\n*Writing… each sentence appears once it has been checked against its passage.*"
     return body + f"\n\n*Written by the LLM {_md(llm.model)}; every sentence shown was checked against the passage it cites.*"
 
 
@@ -140,8 +143,14 @@ def answer_turn(index, question: str, filters: Filters, previous=None, llm: LLMC
         return {"question": question, "message": message, "sources": "", "choices": [], "markdown": message,
                 "passage_ids": [], "filters": scope, "turn": previous}
     turn = ask_in_conversation(index, question, [previous] if previous else [], filters, k=10, compose=compose_answer)
-    hits, answer, scope = list(turn.hits), turn.answer, turn.resolved.filters.describe()
-    written = llm_answer(llm, turn.resolved.query, hits, index) if llm and answer.answered else None
+    written = llm_answer(llm, turn.resolved.query, list(turn.hits), index) if llm and turn.answer.answered else None
+    return render_turn(question, turn, written)
+
+
+def render_turn(question: str, turn, written=None) -> dict:
+    """The turn for the page: the written answer when it stands (`written`, a qa.llm.LLMAnswer), else the
+    extractive one (with the reason the written one fell back)."""
+    answer, scope = turn.answer, turn.resolved.filters.describe()
     if written is not None and not written.fallback:
         shown = [(f"[{n}]", written.passages[n - 1], None, written.passages[n - 1].passage.paragraph)
                  for n in sorted({n for s in written.shown for n in s.citations})]
@@ -173,19 +182,51 @@ def answer_turn(index, question: str, filters: Filters, previous=None, llm: LLMC
             "llm": written.to_json() if written is not None else None}
 
 
-def ask(index, question, history, turns, date_from="", date_to="", sender="", dossier="", use_llm=False, llm=None):
-    """The /ask endpoint: returns the chat history with the answer appended, and the sources panel. A
-    question that refers back ("die brief", "daarover", "and in 1990?") is resolved against the last turn."""
-    filters = read_filters(date_from, date_to, sender, dossier)
-    previous = next((t.get("turn") for t in reversed(turns or []) if t.get("turn") is not None), None)
-    try:
-        turn = answer_turn(index, question, filters, previous, llm if use_llm else None)
-    except QuestionError as e:
-        raise gr.Error(str(e)[:1].upper() + str(e)[1:]) from None
+def _previous(turns):
+    return next((t.get("turn") for t in reversed(turns or []) if t.get("turn") is not None), None)
+
+
+def _appended(history, turns, turn):
     history = list(history or []) + [{"role": "user", "content": turn["question"].strip()},
                                       {"role": "assistant", "content": turn["message"]}]
     turn["message_index"] = len(history) - 1
     return history, list(turns or []) + [turn], turn["sources"]
+
+
+def _friendly(e: QuestionError) -> gr.Error:
+    return gr.Error(str(e)[:1].upper() + str(e)[1:])
+
+
+def ask(index, question, history, turns, date_from="", date_to="", sender="", dossier="", use_llm=False, llm=None):
+    """The /ask endpoint: returns the chat history with the answer appended, and the sources panel. A
+    question that refers back ("die brief", "daarover", "and in 1990?") is resolved against the last turn."""
+    filters = read_filters(date_from, date_to, sender, dossier)
+    try:
+        turn = answer_turn(index, question, filters, _previous(turns), llm if use_llm else None)
+    except QuestionError as e:
+        raise _friendly(e) from None
+    return _appended(history, turns, turn)
+
+
+def ask_stream(index, question, history, turns, date_from="", date_to="", sender="", dossier="", use_llm=True,
+               llm=None):
+    """/ask when an LLM is configured: the extractive answer at once, then the written answer sentence by
+    sentence as each passes its checks, then the final answer (written, or extractive with the reason)."""
+    filters = read_filters(date_from, date_to, sender, dossier)
+    mask = filter_mask(index, filters)
+    if not (use_llm and llm) or (mask is not None and not mask.any()):
+        yield ask(index, question, history, turns, date_from, date_to, sender, dossier)
+        return
+    try:
+        turn = ask_in_conversation(index, question, [_previous(turns)] if _previous(turns) else [], filters, k=10,
+                                   compose=compose_answer)
+    except QuestionError as e:
+        raise _friendly(e) from None
+    if not turn.answer.answered:
+        yield _appended(history, turns, render_turn(question, turn))
+        return
+    for written in stream_answer(llm, turn.resolved.query, list(turn.hits), index):
+        yield _appended(history, turns, render_turn(question, turn, written))
 
 
 def after_ask(turns):
@@ -273,7 +314,7 @@ def build_demo(index, llm: LLMConfig | None = None) -> gr.Blocks:
                 letter = gr.HTML("", elem_id="kq-letter", js_on_load=None)
 
         inputs = [question, chatbot, turns, date_from, date_to, sender, dossier] + ([use_llm] if llm else [])
-        ask_fn = partial(ask, index, llm=llm)
+        ask_fn = partial(ask_stream if llm else ask, index, llm=llm)
         ask_fn.__name__ = "ask"
         after = dict(fn=after_ask, inputs=turns, outputs=[choice, download, letter], show_progress="hidden",
                      api_visibility="private")

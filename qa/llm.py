@@ -40,8 +40,10 @@ MAX_TOKENS = 400
 FUZZ_MIN = 70
 COSINE_MIN = 0.86
 NAME_MATCH = 85  # partial ratio for a name (a capitalised word) to count as occurring in the passage
-COMMON_WORD_ZIPF = 4.0  # a capitalised word this frequent in the question's language is not a name ("Dutch",
-#                         "Netherlands" are not, "Brussels", "Smit-Kroes" are; set on eval/llm_claims.jsonl)
+COMMON_WORD_ZIPF = 4.0  # a capitalised word this frequent in the question's language may come from the question
+#                         ("Transport" may, "Brussels", "Smit-Kroes" may not; set on eval/llm_claims.jsonl)
+CORPUS_NAMES = frozenset({"dutch", "netherlands", "nederland", "nederlandse", "nederlands", "holland"})  # every
+#                         letter is Dutch: naming the country is never an invented name
 
 SYSTEM_PROMPT = {
     "nl": ("Je beantwoordt vragen over Nederlandse Kamerbrieven. Gebruik alleen de genummerde passages. "
@@ -95,6 +97,7 @@ class LLMAnswer:
     sentences: tuple[SentenceCheck, ...] = ()
     fallback: str = ""  # why the extractive answer is shown instead ("" when the written one is)
     reply: str = ""
+    done: bool = True  # False for a snapshot while the reply is still streaming (qa/llm_stream.py)
 
     @property
     def shown(self) -> tuple[SentenceCheck, ...]:
@@ -175,19 +178,38 @@ def _numbers_missing(claim: str, evidence: str) -> list[str]:
     return [n for n in _NUMBER.findall(claim) if _digits(n) not in have]
 
 
-def _months_missing(claim: str, evidence: str) -> list[str]:
-    """Month names in the claim whose month no month name in the evidence has (juni = June)."""
-    have = {MONTHS[m.lower()] for m in re.findall(r"[A-Za-z]+", evidence) if m.lower() in MONTHS}
-    return [m for m in re.findall(r"[A-Za-z]+", claim) if m.lower() in MONTHS and MONTHS[m.lower()] not in have]
+WEEKDAYS = {day: n for n, days in enumerate((("maandag", "monday"), ("dinsdag", "tuesday"), ("woensdag", "wednesday"),
+                                            ("donderdag", "thursday"), ("vrijdag", "friday"), ("zaterdag", "saturday"),
+                                            ("zondag", "sunday"))) for day in days}
 
 
-def _names_missing(claim: str, evidence: str, language: str) -> list[str]:
-    """Capitalised words (not the first) that are acronyms or not common words of the language, and do not
-    occur in the evidence (fuzzily: Brussels = Brussel)."""
-    words = _WORD.findall(claim)[1:]
-    names = [w for w in words if w[0].isupper() and w.lower() not in MONTHS
-             and (w.isupper() or zipf_frequency(w.lower(), language) < COMMON_WORD_ZIPF)]
-    return [w for w in dict.fromkeys(names) if fuzz.partial_ratio(w.lower(), evidence) < NAME_MATCH]
+def _dates_missing(claim: str, evidence: str) -> list[str]:
+    """Month and weekday names in the claim with no name of the same month or day in the evidence
+    (juni = June, zondag = Sunday)."""
+    words = re.findall(r"[A-Za-z]+", evidence.lower())
+    missing = []
+    for names in (MONTHS, WEEKDAYS):
+        have = {names[w] for w in words if w in names}
+        missing += [w for w in re.findall(r"[A-Za-z]+", claim) if w.lower() in names and names[w.lower()] not in have]
+    return missing
+
+
+def _names_missing(claim: str, evidence: str, question: str, language: str) -> list[str]:
+    """Capitalised words (not the first) that the evidence does not contain (fuzzily: Brussels = Brussel).
+    A frequent word of the language ("Transport", "Italy") may also come from the question; a rare word or
+    an acronym ("Pietersma", "KNVB") must be in the evidence."""
+    question = fold(question)
+    missing = []
+    for word in dict.fromkeys(_WORD.findall(claim)[1:]):
+        low = word.lower()
+        if not word[0].isupper() or low in MONTHS or low in WEEKDAYS or low in CORPUS_NAMES:
+            continue
+        if fuzz.partial_ratio(low, evidence) >= NAME_MATCH:
+            continue
+        frequent = not word.isupper() and zipf_frequency(low, language) >= COMMON_WORD_ZIPF
+        if not (frequent and re.search(rf"\b{re.escape(low)}\b", question)):
+            missing.append(word)
+    return missing
 
 
 def check_sentence(sentence: str, question: str, hits: list[Hit], similarity=None) -> SentenceCheck:
@@ -209,8 +231,8 @@ def check_sentence(sentence: str, question: str, hits: list[Hit], similarity=Non
     evidence = fold(" ".join(h.passage.text for h in valid))
     language = hints.language(question)
     for name, missing, what in (("numbers", _numbers_missing(claim, evidence), "number"),
-                                ("dates", _months_missing(claim, evidence), "month"),
-                                ("names", _names_missing(claim, evidence, language), "name"),
+                                ("dates", _dates_missing(claim, evidence), "month or day"),
+                                ("names", _names_missing(claim, evidence, question, language), "name"),
                                 ("quotes", [q for q in _QUOTED.findall(claim) if fold(q) not in evidence], "quote")):
         checks[name] = not missing
         if missing:

@@ -15,7 +15,8 @@ import pytest
 from qa.answer import compose_answer
 
 from qa import cli
-from qa.llm import LLMConfig, check_reply, llm_answer, split_sentences
+from qa.llm import LLMConfig, SentenceCheck, check_reply, llm_answer, split_sentences
+from qa.llm_stream import stream_answer
 from qa.search import open_index, search
 
 QUESTION = "Wanneer zijn de dijken in Noord-Holland versterkt?"
@@ -41,6 +42,8 @@ class Handler(BaseHTTPRequestHandler):
         Script.requests.append((self.path, body))
         if Script.stall:
             time.sleep(Script.stall)
+        if body.get("stream"):
+            return self.stream()
         data = Script.raw if Script.raw is not None else json.dumps(
             {"choices": [{"message": {"role": "assistant", "content": Script.reply}}]}).encode()
         self.send_response(200)
@@ -52,13 +55,30 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:  # the client gave up (the stall test)
             pass
 
+    def stream(self):
+        """The reply as server-sent events, a few characters each (or Script.raw as one bad event)."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        text = Script.reply
+        chunks = [f"data: {Script.raw.decode()}"] if Script.raw is not None else [
+            "data: " + json.dumps({"choices": [{"delta": {"content": text[i:i + 7]}}]}) for i in range(0, len(text), 7)]
+        for chunk in chunks + ["data: [DONE]"]:
+            self.wfile.write(f"{chunk}\n\n".encode())
+            self.wfile.flush()
+
     def log_message(self, *args):
         pass
 
 
+class QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass  # a client that gave up (the stall tests) is expected
+
+
 @pytest.fixture(scope="module")
 def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd = QuietServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
@@ -267,3 +287,50 @@ def test_the_app_shows_the_checked_answer_or_the_extractive_one_with_the_reason(
     history, turns, _ = app.ask(index, QUESTION, history, turns, use_llm=False, llm=config)
     assert turns[-1]["llm"] is None and len(script.requests) == 2
     assert "/ask" in app.build_demo(index, config).get_api_info()["named_endpoints"]
+
+
+def test_streaming_shows_each_sentence_once_checked_and_never_an_unsupported_one(server, script, index):
+    hits, n = given(index)
+    d, m = n["brief-dijken"], n["brief-migratie"]
+    script.reply = (f"De dijken langs het IJsselmeer zijn in 1986 gereed [{d}]. Ze kosten 150 miljoen gulden [{d}]. "
+                    f"De kosten bedragen naar schatting 120 miljoen gulden [{d}]. Ook Italië betaalt mee aan Frontex [{m}].")
+    snapshots = list(stream_answer(LLMConfig(server, "test-model", 5), QUESTION, hits, index))
+    assert [len(s.sentences) for s in snapshots[:-1]] == [1, 2, 3] and not any(s.done for s in snapshots[:-1])
+    assert all("150" not in x.text for s in snapshots for x in s.shown)
+    final = snapshots[-1]
+    assert final.done and not final.fallback and [x.text[:14] for x in final.shown] == ["De dijken lang", "De kosten bedr"]
+    assert "name 'Italië' not in the cited passage" in final.sentences[3].problems
+    assert script.requests[-1][1]["stream"] is True
+
+
+def test_streaming_falls_back_on_a_bad_event_a_wrong_language_and_a_stall(server, script, index, monkeypatch):
+    hits, n = given(index)
+    config = LLMConfig(server, "test-model", 5)
+    script.raw = b"{not json"
+    assert "not an OpenAI chat completion chunk" in list(stream_answer(config, QUESTION, hits, index))[-1].fallback
+    script.raw = None
+    script.reply = f"The dikes in Noord-Holland will be ready in 1986 [{n['brief-dijken']}]. They cost a lot [{n['brief-dijken']}]."
+    passes = lambda sentence, *args: SentenceCheck(sentence, (1,))  # noqa: E731 (as if every check passed)
+    monkeypatch.setattr("qa.llm_stream.check_sentence", passes)
+    snapshots = list(stream_answer(config, QUESTION, hits, index))
+    assert not snapshots[0].shown and snapshots[0].sentences[0].problems == ("held back: not in the question's language",)
+    assert snapshots[-1].fallback == "the LLM answered in 'en' but the question is in 'nl'"
+    script.stall = 1.5
+    last = list(stream_answer(LLMConfig(server, "test-model", 0.3), QUESTION, hits, index))[-1]
+    assert "did not answer within 0.3 s" in last.fallback
+
+
+def test_the_app_streams_the_checked_answer(server, script, index, monkeypatch):
+    import app
+
+    monkeypatch.setattr(app, "compose_answer", partial(compose_answer, abstain_below=-1.0))
+    _, n = given(index)
+    d = n["brief-dijken"]
+    script.reply = f"De dijken langs het IJsselmeer zijn in 1986 gereed [{d}]. De kosten bedragen naar schatting 120 miljoen gulden [{d}]."
+    updates = list(app.ask_stream(index, QUESTION, [], [], llm=LLMConfig(server, "test-model", 5)))
+    messages = [history[-1]["content"] for history, _, _ in updates]
+    assert len(updates) == 2 and "Writing…" in messages[0] and "Writing…" not in messages[-1]
+    assert messages[-1].startswith("De dijken langs het IJsselmeer zijn in 1986 gereed")
+    assert "De kosten bedragen" in messages[-1] and updates[-1][1][-1]["llm"]["used"]
+    plain = list(app.ask_stream(index, QUESTION, [], [], use_llm=False, llm=LLMConfig(server, "m", 5)))
+    assert len(plain) == 1 and plain[0][1][-1]["llm"] is None
