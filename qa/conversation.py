@@ -45,6 +45,7 @@ _CONTINUATION = re.compile(  # "En ...?", "And ...?", "What about ...?", "Hoe zi
     re.IGNORECASE)
 _YEAR_ONLY = re.compile(r"^\W*(?:(?:and|en|what about|how about|ook|also)\s+)?(?:(?:in|rond|around|of|van)\s+)?"
                         r"(1[89]\d\d|20\d\d)\W*$", re.IGNORECASE)
+_YEAR = re.compile(r"\b(?:1[89]\d\d|20\d\d)\b")
 MIN_CONTENT_WORDS = 3  # fewer topic words than this and the question cannot stand alone (set by hand)
 PREFER_MARGIN = 0.02  # a follow-up keeps to the previous letters unless elsewhere answers this much better
 #                       (confidence is a cosine; about twice CITE_WITHIN in qa/answer.py; set by hand)
@@ -116,8 +117,9 @@ def resolve(question: str, previous: Turn | None, filters: Filters = Filters()) 
     carried = filters if filters != Filters() else replace(before.filters, letters=())
     topic = before.topic
     year = _YEAR_ONLY.match(question)
-    if year:
-        return Resolved(question, topic, replace(carried, date_from=year.group(1), date_to=year.group(1)),
+    if year:  # the previous question again, in that year
+        query = _YEAR.sub(year.group(1), before.query) if _YEAR.search(before.query) else f"{before.query} {year.group(1)}"
+        return Resolved(question, query, replace(carried, date_from=year.group(1), date_to=year.group(1)),
                         topic, reason)
     own = topic_words(question)
     query = question if not topic else f"{question} {' '.join(w for w in topic.split() if w not in own.split())}"
