@@ -26,14 +26,16 @@ ik je jij u we wij ze zij hij hem haar hun men mijn uw ons onze daar hier
 the a an and or of what which who whom whose why how when where is are was were be been being
 do does did done has have had will would shall should can could may might must to in on at for with
 by from about into as than then so not no it its they them their he she him her his this that these
-those there here also still much many also again
+those there here also still much many again
 """.split())
 # Each says the question points back at the previous turn.
 _LETTER_REF = re.compile(  # the letter itself: restrict to the previous answer's letter(s)
-    r"\b(?:die|deze|dezelfde|diezelfde|dat|dit|de|het)\s+(?:brief|kamerbrief|stuk|document)\b"
-    r"|\b(?:that|this|the same|the)\s+(?:letter|document)\b"
+    r"\b(?:die|deze|dezelfde|diezelfde|dat|dit)\s+(?:brief|kamerbrief|stuk|document)\b"
+    r"|\b(?:that|this|the same)\s+(?:letter|document)\b"
     r"|\b(?:when|who|why)\s+(?:was|did|is)\s+it\s+(?:sent|written|signed|dated)\b"
     r"|\bwho\s+signed\s+it\b|\bin\s+it\b|\bdaarin\b|\bhierin\b", re.IGNORECASE)
+_WEAK_LETTER_REF = re.compile(  # "de brief", "the letter": the previous one only in a short question
+    r"\b(?:de|het|the)\s+(?:brief|kamerbrief|letter)\b", re.IGNORECASE)
 _ANAPHORA = re.compile(  # the topic: carry it over
     r"\b(?:daar|hier|er)(?:over|van|mee|in|bij|voor|door|op|aan|tegen|na|uit|toe)\b"
     r"|\b(?:hij|hem|he|him|she|hetzelfde)\b|\bthe same\b", re.IGNORECASE)
@@ -90,41 +92,52 @@ def topic_words(question: str) -> str:
     return " ".join(w for w in words if w.lower() not in FUNCTION_WORDS and not w.isdigit() and len(w) > 1)
 
 
-def why_follow_up(question: str) -> str:
-    """Why `question` refers back to the previous turn; "" when it stands alone."""
-    for name, pattern in (("refers to the letter", _LETTER_REF), ("names a year only", _YEAR_ONLY),
-                          ("refers back", _ANAPHORA), ("continues", _CONTINUATION)):
+LETTER, YEAR, TOPIC = "letter", "year", "topic"  # what a follow-up carries over (`follow_up_kind`)
+_SHOWN = {LETTER: "refers to the letter", YEAR: "names a year only", TOPIC: "refers back"}
+
+
+def follow_up_kind(question: str) -> tuple[str, str]:
+    """(what the question carries over from the previous turn: LETTER, YEAR or TOPIC, why in words);
+    ("", "") when it stands alone."""
+    for kind, pattern in ((LETTER, _LETTER_REF), (YEAR, _YEAR_ONLY), (TOPIC, _ANAPHORA)):
         m = pattern.search(question)
         if m:
-            return f"{name} ('{m.group(0).strip()}')"
+            return kind, f"{_SHOWN[kind]} ('{m.group(0).strip()}')"
+    m = _CONTINUATION.search(question)
+    if m:
+        return TOPIC, f"continues ('{m.group(0).strip()}')"
     words = len(topic_words(question).split())
-    weak = _WEAK_ANAPHORA.search(question)
-    if weak and words < WEAK_BELOW:
-        return f"refers back ('{weak.group(0)}')"
+    for kind, pattern in ((LETTER, _WEAK_LETTER_REF), (TOPIC, _WEAK_ANAPHORA)):
+        m = pattern.search(question)
+        if m and words < WEAK_BELOW:
+            return kind, f"{_SHOWN[kind]} ('{m.group(0)}')"
     if words < MIN_CONTENT_WORDS:
-        return "too short to stand alone"
-    return ""
+        return TOPIC, "too short to stand alone"
+    return "", ""
+
+
+def why_follow_up(question: str) -> str:
+    """Why `question` refers back to the previous turn; "" when it stands alone."""
+    return follow_up_kind(question)[1]
 
 
 def resolve(question: str, previous: Turn | None, filters: Filters = Filters()) -> Resolved:
     """The query and filters to search `question` with, given the previous turn (None: a first question).
     `filters` are the user's own; a follow-up keeps the previous turn's filters where the user set none."""
     question = check_question(question)
-    reason = why_follow_up(question) if previous is not None else ""
-    if not reason:
+    kind, reason = follow_up_kind(question) if previous is not None else ("", "")
+    if not kind:
         return Resolved(question, question, filters, topic_words(question))
     before = previous.resolved
     carried = filters if filters != Filters() else replace(before.filters, letters=())
     topic = before.topic
-    year = _YEAR_ONLY.match(question)
-    if year:  # the previous question again, in that year
-        query = _YEAR.sub(year.group(1), before.query) if _YEAR.search(before.query) else f"{before.query} {year.group(1)}"
-        return Resolved(question, query, replace(carried, date_from=year.group(1), date_to=year.group(1)),
-                        topic, reason)
+    if kind == YEAR:  # the previous question again, in that year
+        year = _YEAR_ONLY.match(question).group(1)
+        query = _YEAR.sub(year, before.query) if _YEAR.search(before.query) else f"{before.query} {year}"
+        return Resolved(question, query, replace(carried, date_from=year, date_to=year), topic, reason)
     own = topic_words(question)
-    query = question if not topic else f"{question} {' '.join(w for w in topic.split() if w not in own.split())}"
-    query = query.strip()
-    if _LETTER_REF.search(question):
+    query = f"{question} {' '.join(w for w in topic.split() if w not in own.split())}".strip()
+    if kind == LETTER:
         return Resolved(question, query, replace(carried, letters=previous.letters), topic, reason)
     return Resolved(question, query, carried, topic + (f" {own}" if own and own not in topic else ""), reason,
                     prefer=previous.letters)

@@ -27,6 +27,7 @@ compose = partial(compose_answer, abstain_below=-1.0)  # the fake embedder score
     ("Waarom?", "too short"),
     ("How much did it cost?", "refers back"),
     ("En de dijken?", "continues"),
+    ("Wanneer is de brief verstuurd?", "refers to the letter"),
 ])
 def test_follow_ups_are_recognised(question, kind):
     assert why_follow_up(question).startswith(kind)
@@ -34,7 +35,8 @@ def test_follow_ups_are_recognised(question, kind):
 
 @pytest.mark.parametrize("question", [
     MIGRATION, "What did the Minister of Verkeer en Waterstaat decide in June 1983 about the lock in the Oesterdam?",
-    "Hoeveel werkgevers wilde de overheid rond 1980 aanschrijven met voorlichting over de Wet gelijke behandeling?"])
+    "Hoeveel werkgevers wilde de overheid rond 1980 aanschrijven met voorlichting over de Wet gelijke behandeling?",
+    "Welke minister stuurde de brief over de sluis in de Oesterdam en over de kosten?"])
 def test_questions_that_stand_alone_are_new(question):
     assert why_follow_up(question) == ""
 
