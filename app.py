@@ -171,6 +171,8 @@ def render_turn(question: str, turn, written=None) -> dict:
     searched = f"*Searched letters {scope}.*".replace("….", "…") if scope else "*Searched all letters.*"
     if turn.resolved.follow_up:
         searched += f" *Follow-up ({_md(turn.resolved.follow_up)}): {_md(turn.resolved.describe())}*"
+    if turn.letter_facts():
+        searched += f"\n\n*{_md(turn.letter_facts())}*"
     message = f"{body}\n\n{searched}\n\n{refs}".strip()
     title = "Sources" if answer.answered else "Possibly relevant"
     sources = f"<h3>{title}</h3>" + "".join(source_card(*shown_one) for shown_one in shown)

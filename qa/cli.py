@@ -126,6 +126,8 @@ def _print_turn(turn, llm, ms: float) -> None:
     from qa.llm import as_text
 
     print(as_text(llm, turn.answer) if llm is not None else turn.answer.as_text())
+    if turn.letter_facts():
+        print(turn.letter_facts())
     print(turn.resolved.describe())
     print(f"({ms:.0f} ms)\n", flush=True)
 

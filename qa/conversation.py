@@ -85,6 +85,13 @@ class Turn:
             return tuple(dict.fromkeys(c.hit.letter.id for c in self.answer.citations))
         return (self.hits[0].letter.id,) if self.hits else ()
 
+    def letter_facts(self) -> str:
+        """For a question about "that letter" (when was it sent, who signed it): each letter's date and
+        sender, from its metadata; "" for other questions."""
+        letters = {h.letter.id: h.letter for h in self.hits if h.letter.id in self.resolved.filters.letters}
+        return "; ".join(f"letter {m.id}: dated {m.date or 'unknown'}" + (f", from {m.sender}" if m.sender else "")
+                         for m in letters.values())
+
 
 def topic_words(question: str) -> str:
     """The words of a question that say what it is about: no dates, offices or function words."""

@@ -54,6 +54,9 @@ def test_that_letter_restricts_to_the_previous_answers_letter(fake_index):
     assert second.resolved.filters.letters == ("brief-migratie",)
     assert {h.letter.id for h in second.hits} == {"brief-migratie"}
     assert "in letter brief-migratie" in second.resolved.describe()
+    assert second.letter_facts() == ("letter brief-migratie: dated 2019-03-12, from Staatssecretaris van Justitie "
+                                     "en Veiligheid (Anna de Vries)")
+    assert first.letter_facts() == ""
 
 
 def test_a_short_follow_up_carries_the_topic_and_prefers_the_letter(fake_index):
