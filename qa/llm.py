@@ -173,8 +173,7 @@ def _digits(number: str) -> str:
 
 def _numbers_missing(claim: str, evidence: str) -> list[str]:
     """Numbers in the claim that the evidence does not contain (400 000 = 400.000; 2.5 = 2,5)."""
-    have = {_digits(n) for n in _NUMBER.findall(evidence)} | {_digits(n) for n in re.findall(r"\d+(?:[.,]\d+)*", evidence)}
-    have |= set(re.findall(r"\d+", evidence))
+    have = {_digits(n) for pattern in (_NUMBER, r"\d+(?:[.,]\d+)*", r"\d+") for n in re.findall(pattern, evidence)}
     return [n for n in _NUMBER.findall(claim) if _digits(n) not in have]
 
 
@@ -250,8 +249,6 @@ def check_sentence(sentence: str, question: str, hits: list[Hit], similarity=Non
 def embedding_similarity(index):
     """similarity(sentence, hit): cosine of the sentence (as a query) to the hit's closest sentence vector
     (to the passage's own vector when it has none), with the index's embedding model."""
-    from qa.search import query_vector
-
     def similarity(sentence: str, hit: Hit) -> float:
         q = query_vector(index, sentence)
         row = passage_number(index, hit.passage)
