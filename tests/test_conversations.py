@@ -11,6 +11,7 @@ from qa.conversation_eval import load_conversations
 from tests.conftest import shared_corpus
 
 CONVERSATIONS = Path(__file__).resolve().parents[1] / "eval" / "conversations.jsonl"
+HELD_OUT = CONVERSATIONS.with_name("conversations_heldout.jsonl")  # written after the constants were set
 
 
 def test_every_gold_quote_is_in_its_letter():
@@ -23,7 +24,10 @@ def test_every_gold_quote_is_in_its_letter():
     assert {c.lang for c in conversations} == {"nl", "en"}
     assert all(2 <= len(c.turns) <= 3 for c in conversations)
     assert all(turn.gold for c in conversations for turn in c.turns)
-    ids = [json.loads(line)["id"] for line in CONVERSATIONS.read_text(encoding="utf-8").splitlines()]
+    held_out = load_conversations(HELD_OUT, letters)
+    assert held_out and all(2 <= len(c.turns) <= 3 for c in held_out)
+    ids = [json.loads(line)["id"] for path in (CONVERSATIONS, HELD_OUT)
+           for line in path.read_text(encoding="utf-8").splitlines()]
     assert len(ids) == len(set(ids))
 
 
