@@ -170,7 +170,7 @@ def render_turn(question: str, turn, written=None) -> dict:
     refs = "\n".join(f"{label} {_md(cite(hit, paragraph))}" for label, hit, _, paragraph in shown)
     searched = f"*Searched letters {scope}.*".replace("….", "…") if scope else "*Searched all letters.*"
     if turn.resolved.follow_up:
-        searched += f" *Follow-up ({_md(turn.resolved.follow_up)}): {_md(turn.resolved.describe())}*"
+        searched += f" *Follow-up, {_md(turn.resolved.follow_up)}: searched for {_md(turn.resolved.query)}*"
     if turn.letter_facts():
         searched += f"\n\n*{_md(turn.letter_facts())}*"
     message = f"{body}\n\n{searched}\n\n{refs}".strip()

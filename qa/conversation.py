@@ -109,15 +109,15 @@ def follow_up_kind(question: str) -> tuple[str, str]:
     for kind, pattern in ((LETTER, _LETTER_REF), (YEAR, _YEAR_ONLY), (TOPIC, _ANAPHORA)):
         m = pattern.search(question)
         if m:
-            return kind, f"{_SHOWN[kind]} ('{m.group(0).strip()}')"
+            return kind, f"{_SHOWN[kind]} “{m.group(0).strip()}”"
     m = _CONTINUATION.search(question)
     if m:
-        return TOPIC, f"continues ('{m.group(0).strip()}')"
+        return TOPIC, f"continues “{m.group(0).strip()}”"
     words = len(topic_words(question).split())
     for kind, pattern in ((LETTER, _WEAK_LETTER_REF), (TOPIC, _WEAK_ANAPHORA)):
         m = pattern.search(question)
         if m and words < WEAK_BELOW:
-            return kind, f"{_SHOWN[kind]} ('{m.group(0)}')"
+            return kind, f"{_SHOWN[kind]} “{m.group(0)}”"
     if words < MIN_CONTENT_WORDS:
         return TOPIC, "too short to stand alone"
     return "", ""

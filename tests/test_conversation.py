@@ -87,7 +87,7 @@ def test_chat_reads_questions_from_stdin_and_shows_what_it_searched(fake_index, 
     monkeypatch.setattr("sys.stdin", io.StringIO(f"{MIGRATION}\n\nWie heeft die brief ondertekend?\n"))
     assert cli.main(["chat", "--index", str(fake_index.path), "--model", "fake"]) == 0
     out = capsys.readouterr().out
-    assert out.count("searched: ") == 2 and "[follow-up: refers to the letter ('die brief')]" in out
+    assert out.count("searched: ") == 2 and "[follow-up: refers to the letter “die brief”]" in out
     assert "(in letter brief-migratie)" in out
 
 
@@ -132,6 +132,6 @@ def test_the_app_resolves_a_follow_up_against_the_last_turn(fake_index, monkeypa
     monkeypatch.setattr(app, "compose_answer", compose)
     history, turns, _ = app.ask(fake_index, MIGRATION, [], [])
     history, turns, sources = app.ask(fake_index, "Wie heeft die brief ondertekend?", history, turns)
-    assert "Follow-up (refers to the letter" in history[-1]["content"]
+    assert "Follow-up, refers to the letter “die brief”: searched for" in history[-1]["content"]
     assert "in letter brief-migratie" in history[-1]["content"]
     assert {c[1].split("|")[0] for c in turns[-1]["choices"]} == {"brief-migratie"}
