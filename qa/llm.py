@@ -235,7 +235,7 @@ def check_sentence(sentence: str, question: str, hits: list[Hit], similarity=Non
                                 ("quotes", [q for q in _QUOTED.findall(claim) if fold(q) not in evidence], "quote")):
         checks[name] = not missing
         if missing:
-            problems.append(f"{what} {', '.join(repr(m) for m in missing)} not in the cited passage")
+            problems.append(f"{what} {', '.join(f'“{m}”' for m in missing)} not in the cited passage")
     closeness = {"fuzz": max(fuzz.partial_ratio(fold(claim), fold(h.passage.text)) for h in valid)}
     if similarity is not None:
         closeness["cosine"] = max(similarity(claim, h) for h in valid)

@@ -149,13 +149,13 @@ def test_an_invented_number_is_caught(server, script, index):
     result = ask(server, index, f"De kosten bedragen naar schatting 150 miljoen gulden [{d}].")
     assert result.fallback == "no generated sentence passed the checks" and not result.shown
     assert result.sentences[0].checks["numbers"] is False
-    assert "number '150' not in the cited passage" in result.sentences[0].problems[0]
+    assert "number “150” not in the cited passage" in result.sentences[0].problems[0]
 
 
 def test_an_invented_name_is_caught(server, script, index):
     _, n = given(index)
     result = ask(server, index, f"Minister Pietersma laat de dijken in Noord-Holland versterken [{n['brief-dijken']}].")
-    assert not result.sentences[0].checks["names"] and "'Pietersma'" in result.sentences[0].problems[0]
+    assert not result.sentences[0].checks["names"] and "“Pietersma”" in result.sentences[0].problems[0]
 
 
 def test_a_citation_of_a_passage_not_given_is_an_error(server, script, index):
@@ -231,7 +231,7 @@ def test_ask_json_has_the_llm_key_and_shows_the_checked_answer(server, script, i
     assert out["searched"]["query"] == QUESTION
     assert cli.main(["ask", QUESTION, "--index", path, "--model", "fake", "--llm", server]) == 0
     text = capsys.readouterr().out
-    assert "gereed" in text and "Dropped as unsupported" in text and "'150' not in the cited passage" in text
+    assert "gereed" in text and "Dropped as unsupported" in text and "“150” not in the cited passage" in text
     monkeypatch.setattr("qa.answer.ABSTAIN_BELOW", {"nl": 99.0, "en": 99.0})
     assert cli.main(["ask", QUESTION, "--index", path, "--model", "fake", "--llm", server, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -299,7 +299,7 @@ def test_streaming_shows_each_sentence_once_checked_and_never_an_unsupported_one
     assert all("150" not in x.text for s in snapshots for x in s.shown)
     final = snapshots[-1]
     assert final.done and not final.fallback and [x.text[:14] for x in final.shown] == ["De dijken lang", "De kosten bedr"]
-    assert "name 'Italië' not in the cited passage" in final.sentences[3].problems
+    assert "name “Italië” not in the cited passage" in final.sentences[3].problems
     assert script.requests[-1][1]["stream"] is True
 
 
