@@ -263,11 +263,12 @@ def _run(args) -> int:
         raise ValueError(f"unknown retriever {', '.join(unknown) or '(none)'}; choose from "
                          f"{', '.join(sorted(RETRIEVERS))} (add {PLAIN} for no question hints)")
     parse_fail_under(args.fail_under, args.k)  # fail before the slow part
-    if bool(args.questions) == bool(getattr(args, "conversations", None)):
+    conversations = getattr(args, "conversations", None)
+    if bool(args.questions) == bool(conversations):
         raise ValueError("give --questions FILE (retrieval metrics) or --conversations FILE (answer@1 per turn)")
-    if args.conversations:
-        if not Path(args.conversations).exists():
-            raise FileNotFoundError(f"conversation set {args.conversations} does not exist")
+    if conversations:
+        if not Path(conversations).exists():
+            raise FileNotFoundError(f"conversation set {conversations} does not exist")
         return conversation_eval.run(args, open_index(args.index or default_index_dir()))
     if not Path(args.questions).exists():
         raise FileNotFoundError(f"question set {args.questions} does not exist")
