@@ -135,3 +135,21 @@ def test_the_app_resolves_a_follow_up_against_the_last_turn(fake_index, monkeypa
     assert "Follow-up, refers to the letter “die brief”: searched for" in history[-1]["content"]
     assert "in letter brief-migratie" in history[-1]["content"]
     assert {c[1].split("|")[0] for c in turns[-1]["choices"]} == {"brief-migratie"}
+
+
+def test_eval_conversations_reports_answer_at_1_per_turn(fake_index, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("qa.answer.ABSTAIN_BELOW", {"nl": -1.0, "en": -1.0})
+    turns = [(MIGRATION, "Nederland wil dat het gemeenschappelijk Europees asielstelsel bijdraagt aan het voorkomen"),
+             ("Waar moeten asielzoekers volgens die brief hun procedure doorlopen?",
+              "Asielzoekers moeten hun procedure doorlopen in het land van aankomst."),
+             ("En wat wil het kabinet met Noord-Afrika?", "De kosten bedragen naar schatting 120 miljoen gulden.")]
+    letters = ["brief-migratie", "brief-migratie", "brief-dijken"]  # the last gold is in another letter: a miss
+    path = tmp_path / "c.jsonl"
+    path.write_text(json.dumps({"id": "c1", "lang": "nl", "turns": [
+        {"question": q, "answers": [{"doc_id": d, "quote": quote}]} for (q, quote), d in zip(turns, letters)]}) + "\n")
+    assert cli.main(["eval", "--conversations", str(path), "--index", str(fake_index.path), "--json", "-"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [row["answer@1"] for row in result["turns"]] == [1.0, 1.0, 0.0]
+    assert result["first"] == {"answer@1": 1.0, "n": 1, "abstained": 0}
+    assert result["follow_up"] == {"answer@1": 0.5, "n": 2, "abstained": 0}
+    assert result["turns"][1]["follow_up"].startswith("refers to the letter")
