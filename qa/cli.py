@@ -168,7 +168,7 @@ def cmd_ask(args) -> int:
             if error:
                 out["error"] = error
             if turn is not None:
-                out["searched"] = turn.resolved.to_json()
+                out["searched"] = turn.resolved.to_json() | {"letter_facts": turn.letter_facts()}
             if llm is not None:
                 out["llm"] = llm.to_json()
             print(json.dumps(out, ensure_ascii=False), flush=True)

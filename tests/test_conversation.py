@@ -98,6 +98,7 @@ def test_ask_with_history_answers_as_a_follow_up(fake_index, tmp_path, capsys):
                      str(fake_index.path), "--model", "fake", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["searched"]["letters"] == [out["hits"][0]["letter_id"]] and out["searched"]["follow_up"]
+    assert out["searched"]["letter_facts"].startswith(f"letter {out['hits'][0]['letter_id']}: dated ")
     assert cli.main(["ask", "x", "--history", str(tmp_path / "none.jsonl"), "--index", str(fake_index.path),
                      "--model", "fake"]) == 2
 
