@@ -28,7 +28,10 @@ import gradio as gr  # noqa: E402
 from corpus.models import Hit  # noqa: E402
 from qa import feedback  # noqa: E402
 from qa.answer import compose_answer, no_answer_message  # noqa: E402
+from qa.conversation import ask as ask_in_conversation  # noqa: E402
 from qa.errors import UserError  # noqa: E402
+from qa.llm import LLMConfig, llm_answer  # noqa: E402
+from qa.llm_stream import stream_answer  # noqa: E402
 from qa.render import cite, highlighted, html_text, tidy  # noqa: E402
 from qa.search import Filters, QuestionError, filter_mask, open_index, search  # noqa: E402
 
@@ -111,26 +114,58 @@ def read_filters(date_from: str, date_to: str, sender: str | None, dossier: str 
     return Filters(date_from, date_to, (sender or "").strip(), (dossier or "").strip())
 
 
-def answer_turn(index, question: str, filters: Filters) -> dict:
-    """One question answered: the chat message, the sources panel, and what export and feedback need."""
+def llm_body(llm) -> str:
+    """The checked LLM answer for the chat: the supported sentences, then those dropped and why."""
+    body = " ".join(_md(s.text) for s in llm.shown)
+    dropped = [s for s in llm.sentences if not s.supported]
+    if dropped:
+        body += "\n\n*Dropped as unsupported:*\n" + "\n".join(
+            f"- ~~{_md(s.text)}~~ ({_md('; '.join(s.problems))})" for s in dropped)
+    if not llm.done:
+        return body + "\n\n*Writing… each sentence appears once it has been checked against its passage.*"
+    return body + f"\n\n*Written by the LLM {_md(llm.model)}; every sentence shown was checked against the passage it cites.*"
+
+
+def answer_turn(index, question: str, filters: Filters, previous=None, llm: LLMConfig | None = None) -> dict:
+    """One question answered as the next turn after `previous` (a qa.conversation.Turn, or None): the chat
+    message, the sources panel, and what export, feedback and the next follow-up need."""
     scope = filters.describe()
     mask = filter_mask(index, filters)
     if mask is not None and not mask.any():
         message = f"No letter matches the filters ({scope}). Widen or clear them and ask again."
         return {"question": question, "message": message, "sources": "", "choices": [], "markdown": message,
-                "passage_ids": [], "filters": scope}
-    hits = search(index, question, k=10, filters=filters)
-    answer = compose_answer(question, hits, index)
-    shown = ([(f"[{c.number}]", c.hit, c.sentence, c.paragraph) for c in answer.citations] if answer.answered
-             else [(f"({n})", h, None, h.passage.paragraph) for n, h in enumerate(answer.related, start=1)])
-    if answer.answered:
+                "passage_ids": [], "filters": scope, "turn": previous}
+    turn = ask_in_conversation(index, question, [previous] if previous else [], filters, k=10, compose=compose_answer)
+    written = llm_answer(llm, turn.resolved.query, list(turn.hits), index) if llm and turn.answer.answered else None
+    return render_turn(question, turn, written)
+
+
+def render_turn(question: str, turn, written=None) -> dict:
+    """The turn for the page: the written answer when it stands (`written`, a qa.llm.LLMAnswer), else the
+    extractive one (with the reason the written one fell back)."""
+    answer, scope = turn.answer, turn.resolved.filters.describe()
+    if written is not None and not written.fallback:
+        shown = [(f"[{n}]", written.passages[n - 1], None, written.passages[n - 1].passage.paragraph)
+                 for n in sorted({n for s in written.shown for n in s.citations})]
+    else:
+        shown = ([(f"[{c.number}]", c.hit, c.sentence, c.paragraph) for c in answer.citations] if answer.answered
+                 else [(f"({n})", h, None, h.passage.paragraph) for n, h in enumerate(answer.related, start=1)])
+    if written is not None and not written.fallback:
+        body = llm_body(written)
+    elif answer.answered:
         body = " ".join(f"{_md(c.sentence_text())} [{c.number}]" for c in answer.citations)
     else:
         body = no_answer_message(answer.language) + "\n\n" + "\n".join(
             f"- ({n}) {_md(h.letter.title or h.letter.id)}, {h.letter.date}: {_md(tidy(h.passage.text)[:160])}…"
             for n, h in enumerate(answer.related, start=1))
+    if written is not None and written.fallback:
+        body += f"\n\n*LLM answer not shown: {_md(written.fallback)}; this is the extractive answer.*"
     refs = "\n".join(f"{label} {_md(cite(hit, paragraph))}" for label, hit, _, paragraph in shown)
     searched = f"*Searched letters {scope}.*".replace("….", "…") if scope else "*Searched all letters.*"
+    if turn.resolved.follow_up:
+        searched += f" *Follow-up, {_md(turn.resolved.follow_up)}: searched for {_md(turn.resolved.query)}*"
+    if turn.letter_facts():
+        searched += f"\n\n*{_md(turn.letter_facts())}*"
     message = f"{body}\n\n{searched}\n\n{refs}".strip()
     title = "Sources" if answer.answered else "Possibly relevant"
     sources = f"<h3>{title}</h3>" + "".join(source_card(*shown_one) for shown_one in shown)
@@ -138,20 +173,55 @@ def answer_turn(index, question: str, filters: Filters) -> dict:
             "choices": [(f"{label} {hit.letter.id}, paragraph {paragraph}",
                          f"{hit.letter.id}|{hit.passage.start}|{s[0] if s else ''}|{s[1] if s else ''}")
                         for label, hit, s, paragraph in shown],
-            "passage_ids": [hit.passage.id for _, hit, _, _ in shown], "filters": scope}
+            "passage_ids": [hit.passage.id for _, hit, _, _ in shown], "filters": scope, "turn": turn,
+            "llm": written.to_json() if written is not None else None}
 
 
-def ask(index, question, history, turns, date_from="", date_to="", sender="", dossier=""):
-    """The /ask endpoint: returns the chat history with the answer appended, and the sources panel."""
-    filters = read_filters(date_from, date_to, sender, dossier)
-    try:
-        turn = answer_turn(index, question, filters)
-    except QuestionError as e:
-        raise gr.Error(str(e)[:1].upper() + str(e)[1:]) from None
+def _previous(turns):
+    return next((t.get("turn") for t in reversed(turns or []) if t.get("turn") is not None), None)
+
+
+def _appended(history, turns, turn):
     history = list(history or []) + [{"role": "user", "content": turn["question"].strip()},
                                       {"role": "assistant", "content": turn["message"]}]
     turn["message_index"] = len(history) - 1
     return history, list(turns or []) + [turn], turn["sources"]
+
+
+def _friendly(e: QuestionError) -> gr.Error:
+    return gr.Error(str(e)[:1].upper() + str(e)[1:])
+
+
+def ask(index, question, history, turns, date_from="", date_to="", sender="", dossier="", use_llm=False, llm=None):
+    """The /ask endpoint: returns the chat history with the answer appended, and the sources panel. A
+    question that refers back ("die brief", "daarover", "and in 1990?") is resolved against the last turn."""
+    filters = read_filters(date_from, date_to, sender, dossier)
+    try:
+        turn = answer_turn(index, question, filters, _previous(turns), llm if use_llm else None)
+    except QuestionError as e:
+        raise _friendly(e) from None
+    return _appended(history, turns, turn)
+
+
+def ask_stream(index, question, history, turns, date_from="", date_to="", sender="", dossier="", use_llm=True,
+               llm=None):
+    """/ask when an LLM is configured: the extractive answer at once, then the written answer sentence by
+    sentence as each passes its checks, then the final answer (written, or extractive with the reason)."""
+    filters = read_filters(date_from, date_to, sender, dossier)
+    mask = filter_mask(index, filters)
+    if not (use_llm and llm) or (mask is not None and not mask.any()):
+        yield ask(index, question, history, turns, date_from, date_to, sender, dossier)
+        return
+    try:
+        turn = ask_in_conversation(index, question, [_previous(turns)] if _previous(turns) else [], filters, k=10,
+                                   compose=compose_answer)
+    except QuestionError as e:
+        raise _friendly(e) from None
+    if not turn.answer.answered:
+        yield _appended(history, turns, render_turn(question, turn))
+        return
+    for written in stream_answer(llm, turn.resolved.query, list(turn.hits), index):
+        yield _appended(history, turns, render_turn(question, turn, written))
 
 
 def after_ask(turns):
@@ -203,7 +273,7 @@ def clear():
 
 # ---- layout ---------------------------------------------------------------------------------------
 
-def build_demo(index) -> gr.Blocks:
+def build_demo(index, llm: LLMConfig | None = None) -> gr.Blocks:
     senders = sorted({m.sender for m in index.letters.values() if m.sender})
     dossiers = sorted({m.dossier for m in index.letters.values() if m.dossier})
     with gr.Blocks(title="kamerqa") as demo:
@@ -220,6 +290,8 @@ def build_demo(index) -> gr.Blocks:
                     ask_button = gr.Button("Ask", variant="primary", elem_id="kq-ask")
                     clear_button = gr.Button("Clear", elem_id="kq-clear")
                     download = gr.DownloadButton("Download (Markdown)", value=None, elem_id="kq-export")
+                use_llm = gr.Checkbox(True, label=f"Write the answer with the LLM at {llm.url if llm else ''} (every sentence is "
+                                      "checked against its passage)", elem_id="kq-llm", visible=llm is not None)
                 gr.Examples(EXAMPLES, inputs=question, label="Examples")
                 with gr.Accordion("Filters (apply to the next question)", open=False, elem_id="kq-filters"):
                     with gr.Row():
@@ -236,8 +308,8 @@ def build_demo(index) -> gr.Blocks:
                 show_button = gr.Button("Show the whole letter", elem_id="kq-show")
                 letter = gr.HTML("", elem_id="kq-letter", js_on_load=None)
 
-        inputs = [question, chatbot, turns, date_from, date_to, sender, dossier]
-        ask_fn = partial(ask, index)
+        inputs = [question, chatbot, turns, date_from, date_to, sender, dossier] + ([use_llm] if llm else [])
+        ask_fn = partial(ask_stream if llm else ask, index, llm=llm)
         ask_fn.__name__ = "ask"
         after = dict(fn=after_ask, inputs=turns, outputs=[choice, download, letter], show_progress="hidden",
                      api_visibility="private")
@@ -281,15 +353,15 @@ def login_for(host: str, no_login: bool) -> tuple[str, str] | None:
 
 
 def serve(index: Path | None = None, model: str | None = None, host: str = "127.0.0.1", port: int = 7860,
-          no_login: bool = False) -> int:
-    """Load the index and serve the app until interrupted."""
+          no_login: bool = False, llm: LLMConfig | None = None) -> int:
+    """Load the index and serve the app until interrupted (with `llm`, answers are written by it and checked)."""
     auth = login_for(host, no_login)  # refuse before the slow part
     started = time.perf_counter()
     searcher = open_index(index, model)
     search(searcher, "warm-up")  # the model's first run and the search caches now, not on the first question
     print(f"kamerqa: {len(searcher.letters)} letters, {len(searcher.passages)} passages loaded in "
           f"{time.perf_counter() - started:.1f} s", file=sys.stderr)
-    demo = build_demo(searcher).queue(default_concurrency_limit=CONCURRENT_QUESTIONS)
+    demo = build_demo(searcher, llm).queue(default_concurrency_limit=CONCURRENT_QUESTIONS)
     demo.launch(server_name=host, server_port=port, share=False, auth=auth, css=CSS, ssr_mode=False,
                 show_error=False, footer_links=["api"])
     return 0

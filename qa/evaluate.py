@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from corpus.models import Hit, Letter, Passage
+from qa import conversation_eval
 from qa.gold import QUOTE_THRESHOLD, GoldSpan, resolve_gold
 from qa.questions import Problem, Question, QuestionSet, load_questions
 
@@ -205,7 +206,11 @@ def _retrieve(search_fn: SearchFn, question: Question, depth: int, name: str, pr
 
 def add_arguments(parser) -> None:
     """The options of `kamerqa eval`."""
-    parser.add_argument("--questions", required=True, help="question set: kamerqa .jsonl, a BEIR folder, or TREC qrels")
+    parser.add_argument("--questions", help="question set: kamerqa .jsonl, a BEIR folder, or TREC qrels")
+    parser.add_argument("--conversations", help="conversations (JSON lines of turns with gold quotes): answer@1 of "
+                                                "first turns and follow-ups, e.g. eval/conversations.jsonl")
+    parser.add_argument("--standalone", action="store_true",
+                        help="with --conversations: ask every turn on its own (the baseline without follow-ups)")
     parser.add_argument("--queries", help="queries file (qid<TAB>text) for TREC qrels")
     parser.add_argument("--split", default="test", help="BEIR qrels split (qrels/<split>.tsv; default test)")
     parser.add_argument("--index", help="index folder (default $KAMERQA_INDEX, else the user data folder)")
@@ -259,6 +264,13 @@ def _run(args) -> int:
         raise ValueError(f"unknown retriever {', '.join(unknown) or '(none)'}; choose from "
                          f"{', '.join(sorted(RETRIEVERS))} (add {PLAIN} for no question hints)")
     parse_fail_under(args.fail_under, args.k)  # fail before the slow part
+    conversations = getattr(args, "conversations", None)
+    if bool(args.questions) == bool(conversations):
+        raise ValueError("give --questions FILE (retrieval metrics) or --conversations FILE (answer@1 per turn)")
+    if conversations:
+        if not Path(conversations).exists():
+            raise FileNotFoundError(f"conversation set {conversations} does not exist")
+        return conversation_eval.run(args, open_index(args.index or default_index_dir()))
     if not Path(args.questions).exists():
         raise FileNotFoundError(f"question set {args.questions} does not exist")
     index = open_index(args.index or default_index_dir())

@@ -35,6 +35,7 @@ class Filters:
     date_to: str = ""
     sender: str = ""  # part of the sender (case-insensitive), e.g. "Verkeer en Waterstaat" or "Harbers"
     dossier: str = ""  # e.g. "29 515" (spaces optional)
+    letters: tuple[str, ...] = ()  # letter ids (a follow-up about "that letter"); empty: all
 
     def describe(self) -> str:
         parts = []
@@ -44,6 +45,8 @@ class Filters:
             parts.append(f"from senders matching '{self.sender}'")
         if self.dossier:
             parts.append(f"in dossier {self.dossier}")
+        if self.letters:
+            parts.append(f"in letter {', '.join(self.letters)}")
         return ", ".join(parts)
 
 
@@ -178,7 +181,7 @@ RETRIEVERS = {
 
 def filter_mask(index: Searcher, filters: Filters) -> np.ndarray | None:
     """True for passages whose letter passes the filters; None when there are no filters."""
-    if not (filters.date_from or filters.date_to or filters.sender or filters.dossier):
+    if not (filters.date_from or filters.date_to or filters.sender or filters.dossier or filters.letters):
         return None
     keep = {}
     for letter in index.letters.values():
@@ -190,6 +193,8 @@ def filter_mask(index: Searcher, filters: Filters) -> np.ndarray | None:
         if filters.sender and filters.sender.lower() not in letter.sender.lower():
             ok = False
         if filters.dossier and re.sub(r"\s", "", filters.dossier) != re.sub(r"\s", "", letter.dossier):
+            ok = False
+        if filters.letters and letter.id not in filters.letters:
             ok = False
         keep[letter.id] = ok
     return np.array([keep[p.letter_id] for p in index.passages], dtype=bool)
