@@ -102,7 +102,7 @@ def cmd_ask(args) -> int:
         ms = (time.perf_counter() - started) * 1000
         if args.json:
             out = {"question": question, "hits": [h.to_json() for h in hits], "answered": answer.answered,
-                   "ms": round(ms, 1)}
+                   "answer": answer.to_json(), "ms": round(ms, 1)}
             if qid is not None:
                 out["id"] = qid
             if error:

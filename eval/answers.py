@@ -1,0 +1,207 @@
+"""Fit and ablate the answer: the sentence score of `qa.quote` and the abstention model of `qa.abstain`.
+
+    python eval/answers.py --cache /tmp/kq-answers [--index DIR] [--dev FILE ...] [--unanswerable FILE ...] [--fit]
+
+Every dev question is searched as asked and with its gold letter(s) left out (a near miss the letters
+cannot answer); the unanswerable questions as asked. Question vectors and hits are cached in --cache,
+so a second run needs no model. A third of the questions (by a hash of their id) is held out: the models
+are fit on the rest and every figure is printed for both parts. Without --fit the weights in the modules
+are measured; with --fit the fitted weights are printed (paste them into qa/quote.py and qa/abstain.py).
+The ablations refit without one signal at a time.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import pickle
+import statistics
+from pathlib import Path
+
+import numpy as np
+
+from corpus.models import Hit
+from index.build import load_index
+from index.store import default_index_dir
+from qa import abstain, quote
+from qa.answer_eval import quote_matches, read_unanswerable
+from qa.questions import load_questions, resolve_gold
+from qa.search import Filters, search
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+DEV = [SHARED / "eval/dev_questions.jsonl"]
+UNANSWERABLE = [Path(__file__).parent / "unanswerable.jsonl"]
+ALLOWED_WRONG = 0.03  # the abstention threshold lets this share of the fit part's answerable questions go
+
+
+class CachedEmbedder:
+    """Question vectors from a file; the model is loaded only for a question not seen before."""
+
+    def __init__(self, model: str, path: Path):
+        self.model, self.path, self.embedder = model, path, None
+        self.cache = pickle.loads(path.read_bytes()) if path.exists() else {}
+
+    def encode_queries(self, texts):
+        missing = [t for t in texts if t not in self.cache]
+        if missing:
+            from index.embed import load_embedder
+
+            self.embedder = self.embedder or load_embedder(self.model)
+            self.cache |= dict(zip(missing, self.embedder.encode_queries(missing)))
+            self.path.write_bytes(pickle.dumps(self.cache))
+        return np.stack([self.cache[t] for t in texts])
+
+
+def held_out(qid: str) -> bool:
+    return int(hashlib.sha1(qid.encode()).hexdigest(), 16) % 3 == 0
+
+
+def cases(index, dev_paths, unanswerable_paths, cache: Path) -> list[dict]:
+    """One case per search: {kind: dev|left_out|unanswerable, id, question, gold, hits}."""
+    hits_file = cache / f"hits-{index.manifest['generation']}.pkl"
+    stored = pickle.loads(hits_file.read_bytes()) if hits_file.exists() else {}
+    out = []
+
+    def run(kind, qid, text, gold=(), exclude=()):
+        key = (text, exclude)
+        if key not in stored:
+            found = search(index, text, k=10, filters=Filters(exclude_letters=exclude))
+            stored[key] = [(h.passage.id, h.score, h.confidence) for h in found]
+        by_id = index.extra.setdefault("by_id", {p.id: p for p in index.passages})
+        hits = [Hit(by_id[pid], s, index.letters[by_id[pid].letter_id], c) for pid, s, c in stored[key]]
+        out.append({"kind": kind, "id": qid, "question": text, "gold": gold, "hits": hits, "held_out": held_out(qid)})
+
+    for path in dev_paths:
+        question_set = load_questions(path)
+        gold, _ = resolve_gold(question_set.questions, index.letters)
+        for q in question_set.questions:
+            if q.id in gold:
+                run("dev", q.id, q.question, gold[q.id])
+                run("left_out", q.id, q.question, gold[q.id], tuple(sorted({s.doc_id for s in gold[q.id]})))
+    for path in unanswerable_paths:
+        for n, text in enumerate(read_unanswerable(path)):
+            run("unanswerable", f"{path.name}:{n}", text)
+    hits_file.write_bytes(pickle.dumps(stored))
+    return out
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 50) -> np.ndarray:
+    """Logistic regression by Newton's method, L2 on all weights but the first (the bias)."""
+    w = np.zeros(x.shape[1])
+    penalty = np.full(x.shape[1], l2)
+    penalty[0] = 1e-6
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-np.clip(x @ w, -30, 30)))
+        grad = x.T @ (p - y) + penalty * w
+        hess = (x * (p * (1 - p))[:, None]).T @ x + np.diag(penalty)
+        w -= np.linalg.solve(hess, grad)
+    return w
+
+
+def sentence_data(index, items):
+    rows, labels = [], []
+    for case in items:
+        for s in quote.candidates(index, case["question"], case["hits"]):
+            letter = case["hits"][s.rank].letter.id
+            rows.append(s.features)
+            labels.append(float(quote_matches(letter, *s.span, case["gold"])))
+    return np.array(rows), np.array(labels)
+
+
+def quote_figures(index, items, weights) -> tuple[float, float]:
+    """(answer@1 of the chosen quote, ignoring abstention; median words quoted)."""
+    right, words = [], []
+    for case in items:
+        q = quote.choose_quote(index, case["question"], case["hits"], weights)
+        if q is None:
+            right.append(0.0)
+            continue
+        hit = case["hits"][q.rank]
+        right.append(float(quote_matches(hit.letter.id, *q.span, case["gold"])))
+        words.append(len(hit.letter.text[q.span[0]:q.span[1]].split()))
+    return float(np.mean(right)), float(statistics.median(words)) if words else 0.0
+
+
+def abstain_data(index, items, weights):
+    rows, labels, quotes = [], [], []
+    for case in items:
+        q = quote.choose_quote(index, case["question"], case["hits"], weights)
+        if q is None:
+            continue
+        rows.append(abstain.evidence(index, case["question"], case["hits"], q))
+        labels.append(float(case["kind"] == "dev"))
+        quotes.append(float(bool(case["gold"]) and case["kind"] == "dev" and quote_matches(
+            case["hits"][q.rank].letter.id, *q.span, case["gold"])))
+    return np.array(rows), np.array(labels), np.array(quotes)
+
+
+def threshold_for(scores: np.ndarray, labels: np.ndarray) -> float:
+    """The highest logit threshold that abstains on at most ALLOWED_WRONG of the answerable questions."""
+    positives = np.sort(scores[labels == 1])
+    return float(positives[int(np.floor(ALLOWED_WRONG * len(positives)))]) if positives.size else 0.0
+
+
+def abstain_figures(x, y, w, above, kinds) -> dict:
+    answered = x @ w >= above
+    return {kind: round(float(np.mean(~answered[kinds == kind])), 3) for kind in ("dev", "left_out", "unanswerable")
+            if (kinds == kind).any()}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--index", type=Path, default=None)
+    ap.add_argument("--cache", type=Path, required=True, help="scratch folder for question vectors and hits")
+    ap.add_argument("--dev", type=Path, action="append")
+    ap.add_argument("--unanswerable", type=Path, action="append")
+    ap.add_argument("--fit", action="store_true", help="fit the weights and print them")
+    args = ap.parse_args(argv)
+    args.cache.mkdir(parents=True, exist_ok=True)
+    index = load_index(args.index or Path(default_index_dir()), deep_check=False)
+    index.extra["embedder"] = CachedEmbedder(index.manifest["model"], args.cache / "query_vectors.pkl")
+    every = cases(index, args.dev or DEV, args.unanswerable or UNANSWERABLE, args.cache)
+    report(index, every, args.fit)
+    return 0
+
+
+def report(index, every, fit: bool) -> None:
+    dev = [c for c in every if c["kind"] == "dev"]
+    parts = {"fit": [c for c in dev if not c["held_out"]], "held-out": [c for c in dev if c["held_out"]]}
+    weights = quote.SENTENCE_WEIGHTS
+    if fit:
+        weights = fit_logistic(*sentence_data(index, parts["fit"]))
+        print("SENTENCE_WEIGHTS =", np.round(weights, 2).tolist())
+    print(f"quote choice ({len(parts['fit'])} fit / {len(parts['held-out'])} held-out dev questions), answer@1 ignoring abstention, median words:")
+    for name, items in parts.items():
+        print(f"  {name:9s} {quote_figures(index, items, weights)}")
+    for n, feature in enumerate(quote.SENTENCE_FEATURES[1:], start=1):
+        x, y = sentence_data(index, parts["fit"])
+        x[:, n] = 0.0
+        w = fit_logistic(x, y)
+        print(f"  without {feature:13s} held-out {quote_figures(index, parts['held-out'], w)}  all {quote_figures(index, dev, w)}")
+    fit_cases = [c for c in every if not c["held_out"]]
+    held_cases = [c for c in every if c["held_out"]]
+    x_fit, y_fit, _ = abstain_data(index, fit_cases, weights)
+    x_held, y_held, right_held = abstain_data(index, held_cases, weights)
+    kinds_fit = np.array([c["kind"] for c in fit_cases])
+    kinds_held = np.array([c["kind"] for c in held_cases])
+    w_abs, above = abstain.ABSTAIN_WEIGHTS, abstain.ANSWER_ABOVE
+    if fit:
+        w_abs = fit_logistic(x_fit, y_fit)
+        above = threshold_for(x_fit @ w_abs, y_fit)
+        print("ABSTAIN_WEIGHTS =", np.round(w_abs, 3).tolist(), " ANSWER_ABOVE =", round(above, 3))
+    print("abstained on (dev = wrongly):")
+    print(f"  fit      {abstain_figures(x_fit, y_fit, w_abs, above, kinds_fit)}")
+    print(f"  held-out {abstain_figures(x_held, y_held, w_abs, above, kinds_held)}")
+    answered = x_held @ w_abs >= above
+    print(f"  held-out answer@1 with abstention: {float(np.mean(right_held[kinds_held == 'dev'] * answered[kinds_held == 'dev'])):.3f}")
+    for n, feature in enumerate(abstain.ABSTAIN_FEATURES[1:], start=1):
+        xf = x_fit.copy()
+        xf[:, n] = 0.0
+        w = fit_logistic(xf, y_fit)
+        t = threshold_for(xf @ w, y_fit)
+        xh = x_held.copy()
+        xh[:, n] = 0.0
+        print(f"  without {feature:14s} held-out {abstain_figures(xh, y_held, w, t, kinds_held)}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,176 @@
+"""Which sentences of the top passages answer the question: the quoted block of an answer.
+
+Every sentence of the top hits gets a few features that do not depend on the question set (its
+dense cosine to the question, the share of the question's content words it contains, whether it has
+what the question's kind asks for: a reason, a number, a date, a name or a decision, the rank of its
+passage), a small logistic score combines them, and the best sentence is quoted with a neighbour
+when that neighbour scores nearly as well. Letterhead, references, footnotes, signatures, member
+lists and tables of contents are never quoted.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from corpus.models import Hit
+from index.lexical import analyse
+from index.store import Index
+from qa import hints
+from qa.search import best_sentence_row, passage_number, query_vector, sentence_matrix, sentence_rows
+
+QUOTE_FROM = 3  # sentences are taken from this many top hits
+MAX_BLOCK_WORDS = 80  # a quoted block: 1-3 consecutive sentences of at most this many words
+# Weights of the sentence score (logistic), in the order of `SENTENCE_FEATURES`. Fit by
+# `python eval/answers.py fit` on the dev questions of ../shared/eval/dev_questions.jsonl and
+# /work/evaldata/dev_*.jsonl (every other question; the rest held out), default index.
+SENTENCE_FEATURES = ("bias", "dense", "dense_gap", "lexical", "lexical_near", "kind", "rank", "short")
+SENTENCE_WEIGHTS = np.array([-2.0, 4.0, 30.0, 3.0, 1.0, 1.0, 1.0, -1.5])
+EXTEND_WITHIN = 1.0  # a neighbour joins the block when its score is this close (logit) to the best
+SHORT_WORDS = 8  # a sentence of fewer words is rarely an answer by itself
+
+QUESTION_KINDS = {  # the kind of a question, by its wording (Dutch and English)
+    "why": re.compile(r"\b(waarom|why|om welke reden|for what reason|reden|reason|waartoe|doel|purpose|aim)\b", re.I),
+    "number": re.compile(r"\b(hoeveel|how (many|much)|hoe (groot|hoog|veel)|welk bedrag|what amount|kost|kosten|cost|costs)\b", re.I),
+    "when": re.compile(r"\b(wanneer|when|welk jaar|what year|welke datum|what date|per wanneer|by when)\b", re.I),
+    "who": re.compile(r"\b(wie|namens|who|whom|whose|welke (minister|bewindslieden)|which minister)\b", re.I),
+    "decision": re.compile(r"\b(besl\w+|besluit|decide\w*|decision|vastgesteld|gekozen|chose|choose)\b", re.I),
+}
+KIND_MARKERS = {  # what a sentence needs to answer a question of that kind
+    "why": re.compile(r"\b(omdat|teneinde|ten einde|om\s+(\S+\s+){0,12}?te\b|daardoor|daarom|doordat|immers|"
+                      r"want|vanwege|zodat|met het oog op|gelet op|reden|doel|because|in order to|so that)\b", re.I),
+    "number": re.compile(r"\d|\b(honderd|duizend|miljoen|miljard|procent|helft|derde|kwart)\b", re.I),
+    "when": re.compile(rf"\b(1[89]\d\d|20\d\d|{'|'.join(hints.MONTHS)}|voorjaar|najaar|zomer|winter)\b", re.I),
+    "who": re.compile(r"\b(minister\w*|staatssecretaris\w*|namens|kabinet|regering|commissie|fractie\w*|"
+                      r"ik|wij|[A-Z][a-z]+(-[A-Z][a-z]+)?\s+[A-Z][a-z]+)\b"),
+    "decision": re.compile(r"\b(besloten|besluit|beslist|vastgesteld|vast te stellen|stel ik vast|gekozen|"
+                           r"heb ik|hebben wij|zal (\S+\s+){0,6}?worden|ben ik voornemens|decided)\b", re.I),
+}
+FURNITURE = re.compile(  # never an answer: references, letterhead, signatures, lists, contents
+    r"Kamerstuk(ken)?\s+(I+\s+)?\d\d\s?\d\d\d|\bnr\.\s*\d+\b.*\b(vergaderjaar|zitting)\b|\bvergaderjaar\s+\d{4}|"
+    r"\bHandelingen\b|\bkst-\d|\bISSN\b|https?://|www\.|\bPostbus\b|\bOns kenmerk\b|\bUw (brief|kenmerk)\b|"
+    r"^\s*(Datum|Onderwerp|Bijlage\(?n?\)?|Kenmerk|Contactpersoon|Telefoon)\b|^\s*(Hoogachtend|De\s+(Minister|"
+    r"Staatssecretaris)\b.{0,80}$)|\.{5,}|(\((VVD|CDA|PvdA|D66|GL|SP|PVV|CU|SGP|PPR|PSP|CPN|GPV|RPF|DS'70)\).*){2,}|"
+    r"^\s*\d{1,2}\s+(Zie|Kamerstuk|Bron|Ter inzage)\b", re.I | re.S)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One candidate sentence: its hit (0-based rank), its number in the passage, its raw span, features."""
+
+    rank: int
+    number: int
+    span: tuple[int, int]
+    features: np.ndarray
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A quoted block: consecutive sentences of one hit, with the score of its best sentence."""
+
+    rank: int  # 0-based rank of the hit it comes from
+    sentences: tuple[int, ...]
+    span: tuple[int, int]  # raw span in the letter, from the first sentence's start to the last's end
+    score: float  # logit of the best sentence
+    best: Sentence
+
+
+def question_kinds(question: str) -> tuple[str, ...]:
+    """The kinds a question asks for ('why', 'number', 'when', 'who', 'decision'), by its wording."""
+    return tuple(kind for kind, pattern in QUESTION_KINDS.items() if pattern.search(question))
+
+
+def is_furniture(text: str) -> bool:
+    """True for a reference, letterhead line, signature, member list or table of contents."""
+    return bool(FURNITURE.search(text))
+
+
+def document_frequency(index: Index) -> tuple[dict[str, int], int]:
+    """Per analysed term, the number of passages holding it; and the number of passages."""
+    bm25 = index.lexical.bm25
+    indptr = np.asarray(bm25.scores["indptr"])
+    return ({t: int(indptr[i + 1] - indptr[i]) for t, i in bm25.vocab_dict.items() if i + 1 < len(indptr)},
+            int(bm25.scores["num_docs"]))
+
+
+def term_weights(index: Index, question: str) -> dict[str, float]:
+    """The question's content terms (stems, old spelling modernised), each with its idf in the index."""
+    if "term_df" not in index.extra:
+        index.extra["term_df"] = document_frequency(index)
+    df, n = index.extra["term_df"]
+    terms = set(analyse(hints.content_question(question)))
+    return {t: math.log(1 + n / (1 + df.get(t, 0))) for t in terms}
+
+
+def coverage(weights: dict[str, float], text: str) -> float:
+    """The idf-weighted share of the question's terms that occur in `text` (0 when it has none)."""
+    total = sum(weights.values())
+    if not total:
+        return 0.0
+    present = set(analyse(text))
+    return sum(w for t, w in weights.items() if t in present) / total
+
+
+def _sentence_cosines(index: Index, hit: Hit, q: np.ndarray) -> dict[int, float]:
+    """Cosine to the question of each of the hit's sentences that has a vector."""
+    if index.sentence_vectors is None:
+        return {}
+    rows = sentence_rows(index, passage_number(index, hit.passage))
+    if not rows.size:
+        return {}
+    scores = sentence_matrix(index)[rows] @ q
+    return {int(index.sentence_owner[r, 1]): float(s) for r, s in zip(rows, scores)}
+
+
+def candidates(index: Index, question: str, hits: list[Hit]) -> list[Sentence]:
+    """Every sentence of the top hits that may be quoted, with its features (`SENTENCE_FEATURES`)."""
+    q = query_vector(index, hints.content_question(question))
+    weights = term_weights(index, question)
+    kinds = question_kinds(question)
+    rows = []
+    for rank, hit in enumerate(hits[:QUOTE_FROM]):
+        spans = hit.passage.sentences or ((hit.passage.start, hit.passage.end),)
+        texts = [hit.letter.text[s:e] for s, e in spans]
+        cosines = _sentence_cosines(index, hit, q)
+        fallback = hit.confidence - 0.03 if math.isfinite(hit.confidence) else 0.0
+        for i, (span, text) in enumerate(zip(spans, texts)):
+            if is_furniture(text) or len(text.split()) < 3:
+                continue
+            near = " ".join(texts[max(0, i - 1):i + 2])
+            kind = float(any(KIND_MARKERS[k].search(text) for k in kinds)) if kinds else 0.0
+            rows.append((rank, i, span, [1.0, cosines.get(i, fallback), 0.0, coverage(weights, text),
+                                         coverage(weights, near), kind, 1.0 / (rank + 1),
+                                         float(len(text.split()) < SHORT_WORDS)]))
+    if not rows:
+        return []
+    best = max(r[3][1] for r in rows)
+    return [Sentence(rank, i, span, np.array(f[:2] + [f[1] - best] + f[3:])) for rank, i, span, f in rows]
+
+
+def sentence_score(sentence: Sentence, weights: np.ndarray = SENTENCE_WEIGHTS) -> float:
+    return float(sentence.features @ weights)
+
+
+def choose_quote(index: Index, question: str, hits: list[Hit], weights: np.ndarray = SENTENCE_WEIGHTS,
+                 extend_within: float = EXTEND_WITHIN) -> Quote | None:
+    """The block to quote: the best-scoring sentence, with a neighbour in its passage that scores
+    within `extend_within` of it (at most 3 sentences, `MAX_BLOCK_WORDS` words); None without candidates."""
+    found = candidates(index, question, hits)
+    if not found:
+        return None
+    scores = {(s.rank, s.number): sentence_score(s, weights) for s in found}
+    best = max(found, key=lambda s: scores[(s.rank, s.number)])
+    top = scores[(best.rank, best.number)]
+    spans = hits[best.rank].passage.sentences or ((hits[best.rank].passage.start, hits[best.rank].passage.end),)
+    text = hits[best.rank].letter.text
+    chosen = [best.number]
+    for neighbour in sorted((best.number - 1, best.number + 1), key=lambda n: -scores.get((best.rank, n), -1e9)):
+        score = scores.get((best.rank, neighbour))
+        if score is None or score < top - extend_within:
+            continue
+        block = sorted(chosen + [neighbour])
+        if len(text[spans[block[0]][0]:spans[block[-1]][1]].split()) <= MAX_BLOCK_WORDS:
+            chosen = block
+    return Quote(best.rank, tuple(chosen), (spans[chosen[0]][0], spans[chosen[-1]][1]), top, best)
