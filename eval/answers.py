@@ -31,6 +31,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 DEV = [SHARED / "eval/dev_questions.jsonl"]
 UNANSWERABLE = [Path(__file__).parent / "unanswerable.jsonl"]
 ALLOWED_WRONG = 0.03  # the abstention threshold lets this share of the fit part's answerable questions go
+L2_SENTENCE, L2_ABSTAIN = 1.0, 0.01  # ridge penalties of the two logistic fits (held-out answer@1 / abstention)
 
 
 class CachedEmbedder:
@@ -84,7 +85,7 @@ def cases(index, dev_paths, unanswerable_paths, cache: Path) -> list[dict]:
     return out
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 50) -> np.ndarray:
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2_SENTENCE, steps: int = 50) -> np.ndarray:
     """Logistic regression by Newton's method, L2 on all weights but the first (the bias)."""
     w = np.zeros(x.shape[1])
     penalty = np.full(x.shape[1], l2)
@@ -185,7 +186,7 @@ def report(index, every, fit: bool) -> None:
     kinds_held = np.array([c["kind"] for c in held_cases])
     w_abs, above = abstain.ABSTAIN_WEIGHTS, abstain.ANSWER_ABOVE
     if fit:
-        w_abs = fit_logistic(x_fit, y_fit)
+        w_abs = fit_logistic(x_fit, y_fit, L2_ABSTAIN)
         above = threshold_for(x_fit @ w_abs, y_fit)
         print("ABSTAIN_WEIGHTS =", np.round(w_abs, 3).tolist(), " ANSWER_ABOVE =", round(above, 3))
     print("abstained on (dev = wrongly):")
@@ -196,7 +197,7 @@ def report(index, every, fit: bool) -> None:
     for n, feature in enumerate(abstain.ABSTAIN_FEATURES[1:], start=1):
         xf = x_fit.copy()
         xf[:, n] = 0.0
-        w = fit_logistic(xf, y_fit)
+        w = fit_logistic(xf, y_fit, L2_ABSTAIN)
         t = threshold_for(xf @ w, y_fit)
         xh = x_held.copy()
         xh[:, n] = 0.0

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from corpus.models import Hit, Letter, Passage
+from qa.answer_eval import read_unanswerable, score_answers
 from qa.questions import QUOTE_THRESHOLD, GoldSpan, Problem, Question, QuestionSet, load_questions, resolve_gold
 
 SearchFn = Callable[[str, int], list[Hit]]
@@ -28,6 +29,8 @@ CUTOFFS = (1, 3, 5, 10)
 PLOT_DEPTH = 20  # retrieval depth at least this, so Hit@k can be drawn for k = 1..20
 MIN_OVERLAP = 0.5
 SIGNIFICANCE_METRICS = ("hit@5", "mrr@10", "ndcg@10")
+ANSWER_DEPTH = 10  # hits an answer is composed from, as `kamerqa ask` and the app do
+ANSWER_METRICS = ("answer@1", "quoted_words_p50", "abstained_wrongly", "abstained_left_out", "abstained_unanswerable")
 
 
 @dataclass(frozen=True)
@@ -215,6 +218,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--fail-under", action="append", default=[], metavar="METRIC=VALUE",
                         help="exit 1 when a retriever's METRIC is below VALUE (repeatable), e.g. hit@5=0.85")
     parser.add_argument("--strict", action="store_true", help="exit 1 when the question set has problems")
+    parser.add_argument("--unanswerable", metavar="FILE",
+                        help="JSON lines of questions the letters cannot answer: report the share abstained on")
 
 
 def default_index_dir() -> str:
@@ -261,15 +266,23 @@ def _run(args) -> int:
     if not Path(args.questions).exists():
         raise FileNotFoundError(f"question set {args.questions} does not exist")
     index = open_index(args.index or default_index_dir())
-    search_fns = {n: (lambda q, k, n=n: search(index, q, k=k, retriever=n)) for n in names}
-    return run_evaluation(args, index.letters, search_fns)
+    from qa.answer import compose_answer
+
+    filters = search_module.Filters
+    search_fns = {n: (lambda q, k, exclude=(), n=n: search(index, q, k=k, retriever=n, filters=filters(exclude_letters=exclude)))
+                  for n in names}
+    return run_evaluation(args, index.letters, search_fns, lambda q, hits: compose_answer(q, hits, index))
 
 
-def run_evaluation(args, letters: dict[str, Letter], search_fns: dict[str, SearchFn]) -> int:
-    """The part of `run` after the index is loaded: 0, or 1 on --fail-under / --strict."""
+def run_evaluation(args, letters: dict[str, Letter], search_fns: dict[str, SearchFn], compose=None) -> int:
+    """The part of `run` after the index is loaded: 0, or 1 on --fail-under / --strict. With `compose`
+    (question, hits -> answer) the answers are measured too (`qa.answer_eval`)."""
     floors = parse_fail_under(args.fail_under, args.k)
     question_set = load_questions(args.questions, queries=args.queries, split=args.split)
+    unanswerable = read_unanswerable(args.unanswerable) if getattr(args, "unanswerable", None) else []
     evaluation = evaluate(question_set, letters, search_fns, k=args.k)
+    if compose is not None:
+        add_answer_metrics(evaluation, search_fns, compose, unanswerable)
     from qa import eval_report
 
     for problem in evaluation.problems:
@@ -290,10 +303,21 @@ def run_evaluation(args, letters: dict[str, Letter], search_fns: dict[str, Searc
     return 1 if failures else 0
 
 
+def add_answer_metrics(evaluation: Evaluation, search_fns: dict[str, SearchFn], compose, unanswerable: list[str]) -> None:
+    """Add the answer metrics (`qa.answer_eval`) to each retriever's results and per-question rows."""
+    for name, result in evaluation.results.items():
+        scored = score_answers(evaluation.questions, evaluation.gold, evaluation.runs[name], compose,
+                               search_fns[name], unanswerable, k=ANSWER_DEPTH)
+        rows = scored.pop("answer_rows")
+        for row in result["per_question"]:
+            row |= rows.get(row["id"], {})
+        result |= scored
+
+
 def metric_names(k: int = 10) -> list[str]:
     """The averaged metrics each retriever gets, as named in the JSON and by --fail-under."""
     return ([f"hit@{c}" for c in CUTOFFS] + ["mrr@10", "ndcg@10"] + [f"recall@{c}" for c in sorted({5, 10, k})]
-            + [f"letter_hit@{c}" for c in CUTOFFS])
+            + [f"letter_hit@{c}" for c in CUTOFFS] + list(ANSWER_METRICS))
 
 
 def parse_fail_under(specs: list[str], k: int = 10) -> dict[str, float]:
@@ -315,6 +339,6 @@ def check_fail_under(results: dict, floors: dict[str, float]) -> list[str]:
     failures = []
     for name, result in results.items():
         for metric, floor in floors.items():
-            if result[metric] < floor:
+            if metric in result and result[metric] < floor:
                 failures.append(f"{name}: {metric} = {result[metric]:.3f} is below {floor}")
     return failures
