@@ -21,7 +21,8 @@ from qa.questions import GoldSpan, Question
 
 MIN_QUOTE_OVERLAP_CHARS = 40  # the issue's definition of a right quote: min(40 chars, half the shorter span)
 
-# search(question, k, exclude_letters) -> hits; compose(question, hits) -> an object with .answered and .quotes
+# search(question, k, exclude_letters) -> hits; compose(question, hits) -> an answer with .answered and
+# .quotes (dicts with letter_id, start, end, text: `qa.answer.Answer`)
 ExcludingSearch = Callable[[str, int, tuple[str, ...]], list[Hit]]
 
 
@@ -42,9 +43,9 @@ def answer_row(answer, spans: tuple[GoldSpan, ...]) -> dict:
     """answer@1 and the words quoted for one composed answer."""
     quotes = answer.quotes if answer.answered else ()
     first = quotes[0] if quotes else None
-    hit = bool(first and quote_matches(first.letter_id, first.start, first.end, spans))
+    hit = bool(first and quote_matches(first["letter_id"], first["start"], first["end"], spans))
     return {"answered": bool(answer.answered), "answer@1": float(hit),
-            "quoted_words": len(first.text.split()) if first else 0}
+            "quoted_words": len(first["text"].split()) if first else 0}
 
 
 def read_unanswerable(path: str | Path) -> list[str]:

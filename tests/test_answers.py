@@ -142,9 +142,8 @@ def test_quote_matches_needs_40_characters_or_half_the_shorter_span():
     assert quote_matches("a", 0, 5, (GoldSpan("a"),))  # letter-level gold
 
 
-class _Quote:
-    def __init__(self, letter_id, start, end, text):
-        self.letter_id, self.start, self.end, self.text = letter_id, start, end, text
+def _Quote(letter_id, start, end, text):
+    return {"letter_id": letter_id, "start": start, "end": end, "text": text}
 
 
 class _Answer:
