@@ -30,6 +30,7 @@ from qa.search import Filters, search
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 DEV = [SHARED / "eval/dev_questions.jsonl"]
 UNANSWERABLE = [Path(__file__).parent / "unanswerable.jsonl"]
+FOLDS = 5  # cross-validation folds for the ablations (by a hash of the question id)
 ALLOWED_WRONG = 0.03  # the abstention threshold lets this share of the fit part's answerable questions go
 L2_SENTENCE, L2_ABSTAIN = 1.0, 0.01  # ridge penalties of the two logistic fits (held-out answer@1 / abstention)
 
@@ -99,40 +100,63 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2_SENTENCE, steps: i
 
 
 def sentence_data(index, items):
-    rows, labels = [], []
+    """Per case its candidate sentences and their labels (overlaps a gold quote)."""
+    out = []
     for case in items:
-        for s in quote.candidates(index, case["question"], case["hits"]):
-            letter = case["hits"][s.rank].letter.id
-            rows.append(s.features)
-            labels.append(float(quote_matches(letter, *s.span, case["gold"])))
-    return np.array(rows), np.array(labels)
+        found = quote.candidates(index, case["question"], case["hits"])
+        labels = [float(quote_matches(case["hits"][s.rank].letter.id, *s.span, case["gold"])) for s in found]
+        out.append((case, found, np.array(labels)))
+    return out
 
 
-def quote_figures(index, items, weights) -> tuple[float, float]:
-    """(answer@1 of the chosen quote, ignoring abstention; median words quoted)."""
+def fit_sentences(data, drop: int | None = None) -> np.ndarray:
+    x = np.vstack([np.array([s.features for s in found]) for _, found, _ in data if found])
+    y = np.concatenate([labels for _, found, labels in data if found])
+    if drop is not None:
+        x[:, drop] = 0.0
+    return fit_logistic(x, y)
+
+
+def quote_figures(data, weights) -> tuple[float, float]:
+    """(answer@1 of the chosen block, ignoring abstention; median words quoted)."""
     right, words = [], []
-    for case in items:
-        q = quote.choose_quote(index, case["question"], case["hits"], weights)
+    for case, found, _ in data:
+        q = quote.best_block(found, case["hits"], weights)
         if q is None:
             right.append(0.0)
             continue
         hit = case["hits"][q.rank]
         right.append(float(quote_matches(hit.letter.id, *q.span, case["gold"])))
         words.append(len(hit.letter.text[q.span[0]:q.span[1]].split()))
-    return float(np.mean(right)), float(statistics.median(words)) if words else 0.0
+    return round(float(np.mean(right)), 3), float(statistics.median(words)) if words else 0.0
+
+
+def fold(case) -> int:
+    return int(hashlib.md5(case["id"].encode()).hexdigest(), 16) % FOLDS
+
+
+def cross_validated_quotes(data, drop: int | None = None) -> tuple[float, float]:
+    """answer@1 and median words over FOLDS folds, each fold chosen with weights fit on the others."""
+    right, words = 0.0, []
+    for f in range(FOLDS):
+        test = [d for d in data if fold(d[0]) == f]
+        weights = fit_sentences([d for d in data if fold(d[0]) != f], drop)
+        score, median = quote_figures(test, weights)
+        right += score * len(test)
+        words.append(median)
+    return round(right / len(data), 3), float(np.median(words))
 
 
 def abstain_data(index, items, weights):
-    rows, labels, quotes = [], [], []
+    rows, labels, kinds = [], [], []
     for case in items:
         q = quote.choose_quote(index, case["question"], case["hits"], weights)
         if q is None:
             continue
         rows.append(abstain.evidence(index, case["question"], case["hits"], q))
         labels.append(float(case["kind"] == "dev"))
-        quotes.append(float(bool(case["gold"]) and case["kind"] == "dev" and quote_matches(
-            case["hits"][q.rank].letter.id, *q.span, case["gold"])))
-    return np.array(rows), np.array(labels), np.array(quotes)
+        kinds.append((case["kind"], case["held_out"], fold(case)))
+    return np.array(rows), np.array(labels), kinds
 
 
 def threshold_for(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -141,10 +165,22 @@ def threshold_for(scores: np.ndarray, labels: np.ndarray) -> float:
     return float(positives[int(np.floor(ALLOWED_WRONG * len(positives)))]) if positives.size else 0.0
 
 
-def abstain_figures(x, y, w, above, kinds) -> dict:
-    answered = x @ w >= above
-    return {kind: round(float(np.mean(~answered[kinds == kind])), 3) for kind in ("dev", "left_out", "unanswerable")
+def abstain_shares(abstained: np.ndarray, kinds: np.ndarray) -> dict:
+    return {kind: round(float(np.mean(abstained[kinds == kind])), 3) for kind in ("dev", "left_out", "unanswerable")
             if (kinds == kind).any()}
+
+
+def cross_validated_abstention(x, y, kinds, drop: int | None = None) -> dict:
+    x = x.copy()
+    if drop is not None:
+        x[:, drop] = 0.0
+    folds = np.array([f for _, _, f in kinds])
+    abstained = np.zeros(len(y), dtype=bool)
+    for f in range(FOLDS):
+        train = folds != f
+        w = fit_logistic(x[train], y[train], L2_ABSTAIN)
+        abstained[~train] = x[~train] @ w < threshold_for(x[train] @ w, y[train])
+    return abstain_shares(abstained, np.array([k for k, _, _ in kinds]))
 
 
 def main(argv=None) -> int:
@@ -164,44 +200,31 @@ def main(argv=None) -> int:
 
 
 def report(index, every, fit: bool) -> None:
-    dev = [c for c in every if c["kind"] == "dev"]
-    parts = {"fit": [c for c in dev if not c["held_out"]], "held-out": [c for c in dev if c["held_out"]]}
-    weights = quote.SENTENCE_WEIGHTS
+    dev = sentence_data(index, [c for c in every if c["kind"] == "dev"])
+    fit_part, held = [d for d in dev if not d[0]["held_out"]], [d for d in dev if d[0]["held_out"]]
+    weights = fit_sentences(fit_part) if fit else quote.SENTENCE_WEIGHTS
     if fit:
-        weights = fit_logistic(*sentence_data(index, parts["fit"]))
         print("SENTENCE_WEIGHTS =", np.round(weights, 2).tolist())
-    print(f"quote choice ({len(parts['fit'])} fit / {len(parts['held-out'])} held-out dev questions), answer@1 ignoring abstention, median words:")
-    for name, items in parts.items():
-        print(f"  {name:9s} {quote_figures(index, items, weights)}")
+    print(f"quote choice, answer@1 ignoring abstention and median words quoted ({len(fit_part)} fit / {len(held)} held-out):")
+    print(f"  fit {quote_figures(fit_part, weights)}  held-out {quote_figures(held, weights)}")
+    print(f"  {FOLDS}-fold cross-validation over all {len(dev)}: all signals {cross_validated_quotes(dev)}")
     for n, feature in enumerate(quote.SENTENCE_FEATURES[1:], start=1):
-        x, y = sentence_data(index, parts["fit"])
-        x[:, n] = 0.0
-        w = fit_logistic(x, y)
-        print(f"  without {feature:13s} held-out {quote_figures(index, parts['held-out'], w)}  all {quote_figures(index, dev, w)}")
-    fit_cases = [c for c in every if not c["held_out"]]
-    held_cases = [c for c in every if c["held_out"]]
-    x_fit, y_fit, _ = abstain_data(index, fit_cases, weights)
-    x_held, y_held, right_held = abstain_data(index, held_cases, weights)
-    kinds_fit = np.array([c["kind"] for c in fit_cases])
-    kinds_held = np.array([c["kind"] for c in held_cases])
+        print(f"    without {feature:22s} {cross_validated_quotes(dev, n)}")
+    x, y, kinds = abstain_data(index, every, weights)
+    held_mask = np.array([h for _, h, _ in kinds])
+    kind = np.array([k for k, _, _ in kinds])
     w_abs, above = abstain.ABSTAIN_WEIGHTS, abstain.ANSWER_ABOVE
     if fit:
-        w_abs = fit_logistic(x_fit, y_fit, L2_ABSTAIN)
-        above = threshold_for(x_fit @ w_abs, y_fit)
+        w_abs = fit_logistic(x[~held_mask], y[~held_mask], L2_ABSTAIN)
+        above = threshold_for(x[~held_mask] @ w_abs, y[~held_mask])
         print("ABSTAIN_WEIGHTS =", np.round(w_abs, 3).tolist(), " ANSWER_ABOVE =", round(above, 3))
-    print("abstained on (dev = wrongly):")
-    print(f"  fit      {abstain_figures(x_fit, y_fit, w_abs, above, kinds_fit)}")
-    print(f"  held-out {abstain_figures(x_held, y_held, w_abs, above, kinds_held)}")
-    answered = x_held @ w_abs >= above
-    print(f"  held-out answer@1 with abstention: {float(np.mean(right_held[kinds_held == 'dev'] * answered[kinds_held == 'dev'])):.3f}")
+    abstained = x @ w_abs < above
+    print("abstained on (dev = wrongly, on answerable questions):")
+    print(f"  fit      {abstain_shares(abstained[~held_mask], kind[~held_mask])}")
+    print(f"  held-out {abstain_shares(abstained[held_mask], kind[held_mask])}")
+    print(f"  {FOLDS}-fold cross-validation: all signals {cross_validated_abstention(x, y, kinds)}")
     for n, feature in enumerate(abstain.ABSTAIN_FEATURES[1:], start=1):
-        xf = x_fit.copy()
-        xf[:, n] = 0.0
-        w = fit_logistic(xf, y_fit, L2_ABSTAIN)
-        t = threshold_for(xf @ w, y_fit)
-        xh = x_held.copy()
-        xh[:, n] = 0.0
-        print(f"  without {feature:14s} held-out {abstain_figures(xh, y_held, w, t, kinds_held)}")
+        print(f"    without {feature:18s} {cross_validated_abstention(x, y, kinds, n)}")
 
 
 if __name__ == "__main__":

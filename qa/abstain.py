@@ -4,8 +4,9 @@ One cosine cannot tell an answering passage from a related one (they differ by ~
 combines evidence of several kinds about the quoted block and its passage: the dense cosine and the
 sentence score of the quote, how much of the question's distinctive content words (stems, old spelling
 modernised) the passage holds and the weight of the most distinctive one it lacks, whether BM25 agrees
-on the passage, the margin to the best passage of another letter, and whether a year the question names
-fits the letter. English questions are matched on their cross-lingual cues (names, numbers, years), as
+on the passage, the margin to the best passage of another letter, whether a year or number the question
+names fits the letter, and the search score of the best hit (its passage cosine plus the boosts for a
+year, ministry or signer the question names). English questions are matched on their cross-lingual cues (names, numbers, years), as
 their words are not the letters' words. A small logistic model weighs them.
 """
 from __future__ import annotations
@@ -17,20 +18,28 @@ from dataclasses import dataclass
 import numpy as np
 
 from corpus.models import Hit
-from index.lexical import analyse
+from rapidfuzz import fuzz, process
+
+from index.lexical import STOPWORDS, analyse, fold
 from index.store import Index
 from qa import hints
 from qa.quote import Quote, coverage, term_weights
 from qa.search import passage_number
 
 ABSTAIN_FEATURES = ("bias", "confidence", "quote_score", "coverage", "coverage_quote", "missing",
-                    "bm25_agrees", "margin", "year_fits", "year_misses", "english")
+                    "bm25_agrees", "margin", "year_fits", "year_misses", "english", "bm25_match", "number_misses",
+                    "cognates", "coverage_nl", "coverage_quote_nl", "missing_nl", "bm25_match_nl", "confidence_en",
+                    "margin_en", "cognates_en", "search_score")
 # Fit by `python eval/answers.py --fit` (answerable dev questions against their answer-left-out variants and
 # the written unanswerable questions of eval/unanswerable.jsonl and /work/evaldata/unanswerable_*.jsonl; a third
 # of each set held out), default index, multilingual-e5-small.
-ABSTAIN_WEIGHTS = np.array([-15.346, 15.511, 0.419, 3.566, -2.009, 0.609, 1.077, 15.607, 1.368, -2.929, 1.198])
-ANSWER_ABOVE = -1.715  # answer when the logit reaches this: abstains on 3% of the fit part's answerable questions
+ABSTAIN_WEIGHTS = np.array([-37.199, 5.488, 0.283, 1.547, -1.172, -0.035, 0.765, 6.972, 0.867, -3.132, 6.807, -5.351,
+                            -0.188, 4.385, 4.825, -2.127, 3.218, 2.17, 1.606, -4.768, -4.607, 28.935])
+ANSWER_ABOVE = -1.251  # answer when the logit reaches this: abstains on 3% of the fit part's answerable questions
 BM25_DEPTH = 10  # BM25 agrees when the quoted passage is among its this many best
+BM25_K1 = 1.2  # as the lexical index (index/lexical.py): a term's BM25 score stays below (k1 + 1) * idf
+COGNATE_RATIO = 80  # rapidfuzz ratio for two words to look alike across English and Dutch (set by hand)
+_NUMBER = re.compile(r"(?<![\d.,])\d[\d.,]*\d|\b\d\b")
 _CUE = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][\w-]{2,}|\d[\d.,]*)")
 
 
@@ -65,8 +74,34 @@ def evidence(index: Index, question: str, hits: list[Hit], quote: Quote) -> np.n
     others = [h.confidence for h in hits if h.letter.id != hit.letter.id and math.isfinite(h.confidence)]
     margin = hit.confidence - max(others) if others else 0.05
     year_fits, year_misses = _years(question, hit)
-    return np.array([1.0, float(quote.best.features[1]), quote.score, coverage(weights, passage_text + " " + hit.letter.title),
-                     coverage(weights, quote_text), missing, bm25_agrees, margin, year_fits, year_misses, float(english)])
+    dutch_weights = term_weights(index, question)
+    bm25_match = float(lexical[row]) / ((BM25_K1 + 1) * sum(dutch_weights.values())) if dutch_weights and lexical.size else 0.0
+    base = [1.0, float(quote.best.features[1]), quote.score, coverage(weights, passage_text + " " + hit.letter.title),
+            coverage(weights, quote_text), missing, bm25_agrees, margin, year_fits, year_misses, float(english),
+            bm25_match, _number_misses(question, passage_text), cognates(question, passage_text)]
+    # lexical evidence speaks for Dutch questions, dense and look-alike evidence for English ones
+    dutch, en = 1.0 - float(english), float(english)
+    by_language = [base[3] * dutch, base[4] * dutch, base[5] * dutch, base[11] * dutch, base[1] * en, base[7] * en, base[13] * en]
+    return np.array(base + by_language + [hits[0].score])
+
+
+def cognates(question: str, text: str) -> float:
+    """The share of the question's longer content words that have a look-alike in `text` (rapidfuzz ratio
+    >= COGNATE_RATIO on folded words): 'migration' ~ 'migratie', 'pension' ~ 'pensioen'. Works across
+    English and Dutch and across spelling variants, where stems do not."""
+    asked = {w for w in re.findall(r"[a-z]{5,}", fold(hints.content_question(question))) if w not in STOPWORDS}
+    if not asked:
+        return 0.0
+    words = sorted({w for w in re.findall(r"[a-z]{4,}", fold(text))})
+    found = sum(process.extractOne(w, words, scorer=fuzz.ratio, score_cutoff=COGNATE_RATIO) is not None for w in asked)
+    return found / len(asked)
+
+
+def _number_misses(question: str, passage_text: str) -> float:
+    """1 when the question names a number (not a year) that the passage does not hold."""
+    asked = {n for n in _NUMBER.findall(hints.content_question(question)) if not hints.years(n)}
+    digits = re.sub(r"[\s.]", "", passage_text)
+    return float(bool(asked) and not any(re.sub(r"[.]", "", n) in digits for n in asked))
 
 
 def _years(question: str, hit: Hit) -> tuple[float, float]:

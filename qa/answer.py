@@ -10,7 +10,7 @@ import numpy as np
 
 from corpus.models import Hit
 from qa import abstain, hints
-from qa.quote import choose_quote
+from qa.quote import best_block, candidates, further_quote
 
 # kamerqa answers when one of the top hits has a sentence whose cosine to the question (the hit's
 # confidence) reaches this, per question language (an English question is matched across languages and
@@ -136,7 +136,8 @@ def compose_answer(question: str, hits: list[Hit], index=None, abstain_below: fl
         return Answer(question, False, language=language, reason="no passage was found")
     if index is None or index.sentence_vectors is None or "embedder" not in index.extra:
         return _compose_by_confidence(question, hits, index, abstain_below)
-    quote = choose_quote(index, question, hits)
+    found = candidates(index, question, hits)
+    quote = best_block(found, hits)
     if quote is None:
         return Answer(question, False, related=tuple(hits[:3]), language=language,
                       reason="the top passages have no sentence that can be quoted")
@@ -144,8 +145,10 @@ def compose_answer(question: str, hits: list[Hit], index=None, abstain_below: fl
     answerable = decision.answerable if abstain_below is None else hits[quote.rank].confidence >= abstain_below
     if not answerable:
         return Answer(question, False, related=tuple(hits[:3]), language=language, reason=decision.reason)
-    citation = Citation(1, hits[quote.rank], quote.span, quote.rank)
-    return Answer(question, True, (citation,), language=language, reason=decision.reason)
+    citations = [Citation(1, hits[quote.rank], quote.span, quote.rank)]
+    if (further := further_quote(found, hits, quote)) is not None:
+        citations.append(Citation(2, hits[further.rank], further.span, further.rank))
+    return Answer(question, True, tuple(citations), language=language, reason=decision.reason)
 
 
 def _compose_by_confidence(question: str, hits: list[Hit], index, abstain_below: float | None) -> Answer:

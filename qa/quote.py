@@ -29,8 +29,9 @@ MAX_BLOCK_WORDS = 70  # a quoted block: 1-3 consecutive sentences of at most thi
 # ../shared/eval/dev_questions.jsonl and /work/evaldata/dev_{nl,en}.jsonl (a third held out by a hash of
 # the id), default index, multilingual-e5-small.
 SENTENCE_FEATURES = ("bias", "dense", "dense_gap", "lexical", "lexical_near", "kind", "rank", "short",
-                     "after_match", "opening")
-SENTENCE_WEIGHTS = np.array([-7.47, 1.53, 2.37, 2.04, 0.7, 1.45, 3.46, -1.28, 1.19, -0.17])
+                     "after_match", "opening", "lexical_beyond_title", "letter_rank")
+SENTENCE_WEIGHTS = np.array([-8.67, 1.37, 2.21, 1.15, 0.41, 1.48, 2.25, -1.28, 1.17, -0.12, 1.3, 2.56])
+FURTHER_WITHIN = 0.25  # another passage's best sentence is quoted too when its logit is this close (set by hand)
 SHORT_WORDS = 8  # a sentence of fewer words is rarely an answer by itself
 OPENING = re.compile(r"\b(Hierbij|Geachte|Hiermede|Bijgaand|In antwoord op|Ter voldoening aan|In vervolg op|"
                      r"bied ik u|zend ik u|doe ik u)\b", re.I)  # a letter's opening: what it sends, not what it says
@@ -136,10 +137,15 @@ def candidates(index: Index, question: str, hits: list[Hit]) -> list[Sentence]:
     weights = term_weights(index, question)
     kinds = question_kinds(question)
     rows = []
+    letter_rank = {}  # passages of one letter share its rank: the letter is what the search ranks first
+    for hit in hits:
+        letter_rank.setdefault(hit.letter.id, len(letter_rank))
     for rank, hit in enumerate(hits[:QUOTE_FROM]):
         spans = hit.passage.sentences or ((hit.passage.start, hit.passage.end),)
         texts = [hit.letter.text[s:e] for s, e in spans]
         cosines = _sentence_cosines(index, hit, q)
+        title_terms = set(analyse(hit.letter.title))  # the question words the sentence adds to the letter's subject
+        beyond_title = {t: w for t, w in weights.items() if t not in title_terms}
         fallback = hit.confidence - 0.03 if math.isfinite(hit.confidence) else 0.0
         for i, (span, text) in enumerate(zip(spans, texts)):
             if is_furniture(text) or len(text.split()) < 3:
@@ -149,7 +155,8 @@ def candidates(index: Index, question: str, hits: list[Hit]) -> list[Sentence]:
             rows.append((rank, i, span, [1.0, cosines.get(i, fallback), 0.0, coverage(weights, text),
                                          coverage(weights, near), kind, 1.0 / (rank + 1),
                                          float(len(text.split()) < SHORT_WORDS), cosines.get(i - 1, 0.0),
-                                         float(bool(OPENING.search(text)))]))
+                                         float(bool(OPENING.search(text))), coverage(beyond_title, text),
+                                         1.0 / (letter_rank[hit.letter.id] + 1)]))
     if not rows:
         return []
     best = max(r[3][1] for r in rows)
@@ -165,29 +172,45 @@ def sentence_score(sentence: Sentence, weights: np.ndarray = SENTENCE_WEIGHTS) -
 
 def choose_quote(index: Index, question: str, hits: list[Hit], weights: np.ndarray = SENTENCE_WEIGHTS,
                  max_words: int = MAX_BLOCK_WORDS) -> Quote | None:
-    """The block to quote: of all runs of 1-3 consecutive candidate sentences of one hit within
-    `max_words` words (a single sentence may be longer), the one whose sentences' probabilities of
-    answering add up to the most; None without candidates."""
-    found = candidates(index, question, hits)
+    """The block to quote from the top hits; None when they have no sentence that may be quoted."""
+    return best_block(candidates(index, question, hits), hits, weights, max_words)
+
+
+def best_block(found: list[Sentence], hits: list[Hit], weights: np.ndarray = SENTENCE_WEIGHTS,
+               max_words: int = MAX_BLOCK_WORDS) -> Quote | None:
+    """Of all runs of 1-3 consecutive candidate sentences of one hit within `max_words` words (a single
+    sentence may be longer), the one whose sentences' chances of answering add up to the most."""
     if not found:
         return None
     position = {(s.rank, s.number): n for n, s in enumerate(found)}
     logits = np.array([sentence_score(s, weights) for s in found])
     chances = 1 / (1 + np.exp(-logits))
-    best_block, best_mass = None, -1.0
-    for n, s in enumerate(found):
-        block, words = [], 0
+    best_run, best_mass = [0], -1.0
+    for s in found:
+        run, words = [], 0
         for step in range(3):
             m = position.get((s.rank, s.number + step))
             if m is None:
                 break
             words += len(hits[s.rank].letter.text[slice(*found[m].span)].split())
-            if block and words > max_words:
+            if run and words > max_words:
                 break
-            block.append(m)
-            if chances[block].sum() > best_mass:
-                best_block, best_mass = list(block), float(chances[block].sum())
-    top = max(best_block, key=lambda m: logits[m])
-    first, last = found[best_block[0]], found[best_block[-1]]
-    return Quote(first.rank, tuple(found[m].number for m in best_block), (first.span[0], last.span[1]),
+            run.append(m)
+            if chances[run].sum() > best_mass:
+                best_run, best_mass = list(run), float(chances[run].sum())
+    top = max(best_run, key=lambda m: logits[m])
+    first, last = found[best_run[0]], found[best_run[-1]]
+    return Quote(first.rank, tuple(found[m].number for m in best_run), (first.span[0], last.span[1]),
                  float(logits[top]), found[top])
+
+
+def further_quote(found: list[Sentence], hits: list[Hit], main: Quote,
+                  weights: np.ndarray = SENTENCE_WEIGHTS) -> Quote | None:
+    """The best sentence of another passage, when it scores within FURTHER_WITHIN of the quote's best
+    sentence: a second answer as good as the first is shown rather than dropped."""
+    others = [s for s in found if s.rank != main.rank]
+    if not others:
+        return None
+    best = max(others, key=lambda s: sentence_score(s, weights))
+    score = sentence_score(best, weights)
+    return Quote(best.rank, (best.number,), best.span, score, best) if score >= main.score - FURTHER_WITHIN else None
