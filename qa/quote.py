@@ -58,9 +58,9 @@ KIND_MARKERS = {  # what a sentence needs to answer a question of that kind
 FURNITURE = re.compile(  # never an answer: references, letterhead, signatures, lists, contents
     r"Kamerstuk(ken)?\s+(I+\s+)?\d\d\s?\d\d\d|\bnr\.\s*\d+\b.*\b(vergaderjaar|zitting)\b|\bvergaderjaar\s+\d{4}|"
     r"\bHandelingen\b|\bkst-\d|\bISSN\b|https?://|www\.|\bPostbus\b|\bOns kenmerk\b|\bUw (brief|kenmerk)\b|"
-    r"^\s*(Datum|Onderwerp|Bijlage\(?n?\)?|Kenmerk|Contactpersoon|Telefoon)\b|^\s*(Hoogachtend|De\s+(Minister|"
-    r"Staatssecretaris)\b.{0,80}$)|\.{5,}|(\((VVD|CDA|PvdA|D66|GL|SP|PVV|CU|SGP|PPR|PSP|CPN|GPV|RPF|DS'70)\).*){2,}|"
+    r"^\s*(Datum|Onderwerp|Bijlage\(?n?\)?|Kenmerk|Contactpersoon|Telefoon)\b|\.{5,}|(\((VVD|CDA|PvdA|D66|GL|SP|PVV|CU|SGP|PPR|PSP|CPN|GPV|RPF|DS'70)\).*){2,}|"
     r"^\s*\d{1,2}\s+(Zie|Kamerstuk|Bron|Ter inzage)\b", re.I | re.S)
+SIGNATURE = re.compile(r"^\s*(Hoogachtend|De\s+(Minister|Staatssecretaris)(-President)?\s+(van|voor)\s+[A-Z][^.;]{0,80},)")
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ def question_kinds(question: str) -> tuple[str, ...]:
 
 def is_furniture(text: str) -> bool:
     """True for a reference, letterhead line, signature, member list or table of contents."""
-    return bool(FURNITURE.search(text))
+    return bool(FURNITURE.search(text) or SIGNATURE.search(text))
 
 
 def document_frequency(index: Index) -> tuple[dict[str, int], int]:
