@@ -23,7 +23,7 @@ from rapidfuzz import fuzz, process
 from index.lexical import STOPWORDS, analyse, fold
 from index.store import Index
 from qa import hints
-from qa.quote import Quote, coverage, term_weights
+from qa.quote import Quote, coverage, term_counts, term_weights
 from qa.search import passage_number
 
 ABSTAIN_FEATURES = ("bias", "confidence", "quote_score", "coverage", "coverage_quote", "missing",
@@ -33,9 +33,9 @@ ABSTAIN_FEATURES = ("bias", "confidence", "quote_score", "coverage", "coverage_q
 # Fit by `python eval/answers.py --fit` (answerable dev questions against their answer-left-out variants and
 # the written unanswerable questions of eval/unanswerable.jsonl and /work/evaldata/unanswerable_*.jsonl; a third
 # of each set held out), default index, multilingual-e5-small.
-ABSTAIN_WEIGHTS = np.array([-37.199, 5.488, 0.283, 1.547, -1.172, -0.035, 0.765, 6.972, 0.867, -3.132, 6.807, -5.351,
-                            -0.188, 4.385, 4.825, -2.127, 3.218, 2.17, 1.606, -4.768, -4.607, 28.935])
-ANSWER_ABOVE = -1.251  # answer when the logit reaches this: abstains on 3% of the fit part's answerable questions
+ABSTAIN_WEIGHTS = np.array([-37.2, 5.245, 0.288, 1.557, -1.186, -0.047, 0.784, 7.156, 0.856, -3.13, 6.961, -5.44,
+                            -0.188, 4.387, 4.773, -2.107, 3.193, 2.118, 1.367, -4.483, -4.606, 29.224])
+ANSWER_ABOVE = -1.269  # answer when the logit reaches this: abstains on 3% of the fit part's answerable questions
 BM25_DEPTH = 10  # BM25 agrees when the quoted passage is among its this many best
 BM25_K1 = 1.2  # as the lexical index (index/lexical.py): a term's BM25 score stays below (k1 + 1) * idf
 COGNATE_RATIO = 80  # rapidfuzz ratio for two words to look alike across English and Dutch (set by hand)
@@ -66,7 +66,7 @@ def evidence(index: Index, question: str, hits: list[Hit], quote: Quote) -> np.n
     passage_text = hit.passage.text
     quote_text = hit.letter.text[quote.span[0]:quote.span[1]]
     present = set(analyse(passage_text + " " + hit.letter.title))
-    n = index.extra["term_df"][1]
+    n = term_counts(index)[1]
     missing = max((w for t, w in weights.items() if t not in present), default=0.0) / math.log(1 + n)
     lexical = index.lexical.scores(hints.content_question(question))
     row = passage_number(index, hit.passage)

@@ -30,7 +30,7 @@ MAX_BLOCK_WORDS = 70  # a quoted block: 1-3 consecutive sentences of at most thi
 # the id), default index, multilingual-e5-small.
 SENTENCE_FEATURES = ("bias", "dense", "dense_gap", "lexical", "lexical_near", "kind", "rank", "short",
                      "after_match", "opening", "lexical_beyond_title", "letter_rank")
-SENTENCE_WEIGHTS = np.array([-8.67, 1.37, 2.21, 1.15, 0.41, 1.48, 2.25, -1.28, 1.17, -0.12, 1.3, 2.56])
+SENTENCE_WEIGHTS = np.array([-8.68, 1.38, 2.21, 1.13, 0.45, 1.48, 2.25, -1.3, 1.18, -0.12, 1.29, 2.55])
 FURTHER_WITHIN = 0.25  # another passage's best sentence is quoted too when its logit is this close (set by hand)
 SHORT_WORDS = 8  # a sentence of fewer words is rarely an answer by itself
 OPENING = re.compile(r"\b(Hierbij|Geachte|Hiermede|Bijgaand|In antwoord op|Ter voldoening aan|In vervolg op|"
@@ -102,11 +102,16 @@ def document_frequency(index: Index) -> tuple[dict[str, int], int]:
             int(bm25.scores["num_docs"]))
 
 
-def term_weights(index: Index, question: str) -> dict[str, float]:
-    """The question's content terms (stems, old spelling modernised), each with its idf in the index."""
+def term_counts(index: Index) -> tuple[dict[str, int], int]:
+    """`document_frequency`, computed once per loaded index."""
     if "term_df" not in index.extra:
         index.extra["term_df"] = document_frequency(index)
-    df, n = index.extra["term_df"]
+    return index.extra["term_df"]
+
+
+def term_weights(index: Index, question: str) -> dict[str, float]:
+    """The question's content terms (stems, old spelling modernised), each with its idf in the index."""
+    df, n = term_counts(index)
     terms = set(analyse(hints.content_question(question)))
     return {t: math.log(1 + n / (1 + df.get(t, 0))) for t in terms}
 
