@@ -6,8 +6,9 @@ sentence score of the quote, how much of the question's distinctive content word
 modernised) the passage holds and the weight of the most distinctive one it lacks, whether BM25 agrees
 on the passage, the margin to the best passage of another letter, whether a year or number the question
 names fits the letter, and the search score of the best hit (its passage cosine plus the boosts for a
-year, ministry or signer the question names). English questions are matched on their cross-lingual cues (names, numbers, years), as
-their words are not the letters' words. A small logistic model weighs them.
+year, ministry or signer the question names). English questions are matched on their cross-lingual cues
+(names, numbers, years, look-alike words), as their words are not the letters' words. A small logistic
+model weighs them; docs/RETRIEVAL.md has what each signal brings.
 """
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from corpus.models import Hit
 from rapidfuzz import fuzz, process
 
+from corpus.models import Hit
 from index.lexical import STOPWORDS, analyse, fold
 from index.store import Index
 from qa import hints

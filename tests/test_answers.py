@@ -170,3 +170,29 @@ def test_answer_metrics_by_hand():
     assert result["abstained_left_out"] == pytest.approx(2 / 3)
     assert result["abstained_unanswerable"] == 0.5
     assert answer_row(_Answer(False), gold["q1"]) == {"answered": False, "answer@1": 0.0, "quoted_words": 0}
+
+
+def test_look_alike_words_cross_languages():
+    # content words of 5+ letters: "secondary", "migration" -> only "migration" ~ "migratie" (ratio >= 80)
+    assert abstain.cognates("what does NL want on secondary migration?", "Nederland wil migratie beperken") == 0.5
+    assert abstain.cognates("wat?", "iets") == 0.0
+
+
+def test_a_number_the_question_names_must_be_in_the_passage():
+    assert abstain._number_misses("Waarom 400 000 werkgevers aanschrijven?", "ongeveer 400 000 werkgevers") == 0.0
+    assert abstain._number_misses("Waarom artikel 12?", "artikel 13 van de wet") == 1.0
+    assert abstain._number_misses("Wat gebeurde er in 1985?", "niets") == 0.0  # a year is not a number here
+
+
+def test_a_year_fits_the_letter_or_the_year_after():
+    class _Letter:
+        date = "1986-03-01"
+
+    class _Passage:
+        text = "De sluis is in 1983 besproken."
+
+    hit = type("H", (), {"letter": _Letter, "passage": _Passage})
+    assert abstain._years("Wat besloot de minister in 1985?", hit) == (1.0, 0.0)  # the letter answers the year before
+    assert abstain._years("Wat gebeurde er in 1983?", hit) == (1.0, 0.0)  # named in the passage
+    assert abstain._years("Wat gebeurde er in 1990?", hit) == (0.0, 1.0)
+    assert abstain._years("Wat gebeurde er?", hit) == (0.0, 0.0)
