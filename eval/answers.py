@@ -30,6 +30,7 @@ from qa.search import Filters, search
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 DEV = [SHARED / "eval/dev_questions.jsonl"]
 UNANSWERABLE = [Path(__file__).parent / "unanswerable.jsonl"]
+MAX_WORDS = [quote.MAX_BLOCK_WORDS]  # --max-words: the block size the quote figures are measured at
 FOLDS = 5  # cross-validation folds for the ablations (by a hash of the question id)
 ALLOWED_WRONG = 0.03  # the abstention threshold lets this share of the fit part's answerable questions go
 L2_SENTENCE, L2_ABSTAIN = 1.0, 0.01  # ridge penalties of the two logistic fits (held-out answer@1 / abstention)
@@ -121,7 +122,7 @@ def quote_figures(data, weights) -> tuple[float, float]:
     """(answer@1 of the chosen block, ignoring abstention; median words quoted)."""
     right, words = [], []
     for case, found, _ in data:
-        q = quote.best_block(found, case["hits"], weights)
+        q = quote.best_block(found, case["hits"], weights, MAX_WORDS[0])
         if q is None:
             right.append(0.0)
             continue
@@ -190,8 +191,10 @@ def main(argv=None) -> int:
     ap.add_argument("--dev", type=Path, action="append")
     ap.add_argument("--unanswerable", type=Path, action="append")
     ap.add_argument("--fit", action="store_true", help="fit the weights and print them")
+    ap.add_argument("--max-words", type=int, default=quote.MAX_BLOCK_WORDS, help="measure quotes of at most this many words")
     args = ap.parse_args(argv)
     args.cache.mkdir(parents=True, exist_ok=True)
+    MAX_WORDS[0] = args.max_words
     index = load_index(args.index or Path(default_index_dir()), deep_check=False)
     index.extra["embedder"] = CachedEmbedder(index.manifest["model"], args.cache / "query_vectors.pkl")
     every = cases(index, args.dev or DEV, args.unanswerable or UNANSWERABLE, args.cache)
