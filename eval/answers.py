@@ -32,6 +32,7 @@ DEV = [SHARED / "eval/dev_questions.jsonl"]
 UNANSWERABLE = [Path(__file__).parent / "unanswerable.jsonl"]
 MAX_WORDS = [quote.MAX_BLOCK_WORDS]  # --max-words: the block size the quote figures are measured at
 FOLDS = 5  # cross-validation folds for the ablations (by a hash of the question id)
+ENGLISH = abstain.ABSTAIN_FEATURES.index("english")
 ALLOWED_WRONG = 0.03  # the abstention threshold lets this share of the fit part's answerable questions go
 L2_SENTENCE, L2_ABSTAIN = 1.0, 0.01  # ridge penalties of the two logistic fits (held-out answer@1 / abstention)
 
@@ -118,11 +119,11 @@ def fit_sentences(data, drop: int | None = None) -> np.ndarray:
     return fit_logistic(x, y)
 
 
-def quote_figures(data, weights) -> tuple[float, float]:
+def quote_figures(data, weights, max_words: int | None = None) -> tuple[float, float]:
     """(answer@1 of the chosen block, ignoring abstention; median words quoted)."""
     right, words = [], []
     for case, found, _ in data:
-        q = quote.best_block(found, case["hits"], weights, MAX_WORDS[0])
+        q = quote.best_block(found, case["hits"], weights, MAX_WORDS[0] if max_words is None else max_words)
         if q is None:
             right.append(0.0)
             continue
@@ -171,7 +172,7 @@ def abstain_shares(abstained: np.ndarray, kinds: np.ndarray) -> dict:
             if (kinds == kind).any()}
 
 
-def cross_validated_abstention(x, y, kinds, drop: int | None = None) -> dict:
+def cross_validated_abstention(x, y, kinds, drop: int | None = None, language: str = "") -> dict:
     x = x.copy()
     if drop is not None:
         x[:, drop] = 0.0
@@ -181,7 +182,11 @@ def cross_validated_abstention(x, y, kinds, drop: int | None = None) -> dict:
         train = folds != f
         w = fit_logistic(x[train], y[train], L2_ABSTAIN)
         abstained[~train] = x[~train] @ w < threshold_for(x[train] @ w, y[train])
-    return abstain_shares(abstained, np.array([k for k, _, _ in kinds]))
+    kind = np.array([k for k, _, _ in kinds])
+    if language:  # the shares among the questions of one language
+        keep = (x[:, ENGLISH] == 1) == (language == "en")
+        return abstain_shares(abstained[keep], kind[keep])
+    return abstain_shares(abstained, kind)
 
 
 def main(argv=None) -> int:
@@ -210,6 +215,10 @@ def report(index, every, fit: bool) -> None:
         print("SENTENCE_WEIGHTS =", np.round(weights, 2).tolist())
     print(f"quote choice, answer@1 ignoring abstention and median words quoted ({len(fit_part)} fit / {len(held)} held-out):")
     print(f"  fit {quote_figures(fit_part, weights)}  held-out {quote_figures(held, weights)}")
+    first = np.zeros_like(weights)
+    first[[0, quote.SENTENCE_FEATURES.index("dense"), quote.SENTENCE_FEATURES.index("rank")]] = -100.0, 1.0, 100.0
+    print(f"  first version (best dense sentence of the best hit), all: {quote_figures(dev, first, 0)}")
+    print(f"  one sentence (the best by the model), fit {quote_figures(fit_part, weights, 0)} held-out {quote_figures(held, weights, 0)}")
     print(f"  {FOLDS}-fold cross-validation over all {len(dev)}: all signals {cross_validated_quotes(dev)}")
     for n, feature in enumerate(quote.SENTENCE_FEATURES[1:], start=1):
         print(f"    without {feature:22s} {cross_validated_quotes(dev, n)}")
@@ -226,6 +235,8 @@ def report(index, every, fit: bool) -> None:
     print(f"  fit      {abstain_shares(abstained[~held_mask], kind[~held_mask])}")
     print(f"  held-out {abstain_shares(abstained[held_mask], kind[held_mask])}")
     print(f"  {FOLDS}-fold cross-validation: all signals {cross_validated_abstention(x, y, kinds)}")
+    for language in ("nl", "en"):
+        print(f"    {language} questions only  {cross_validated_abstention(x, y, kinds, language=language)}")
     for n, feature in enumerate(abstain.ABSTAIN_FEATURES[1:], start=1):
         print(f"    without {feature:18s} {cross_validated_abstention(x, y, kinds, n)}")
 
