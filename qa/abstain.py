@@ -76,13 +76,15 @@ def evidence(index: Index, question: str, hits: list[Hit], quote: Quote) -> np.n
     margin = hit.confidence - max(others) if others else 0.05
     year_fits, year_misses = _years(question, hit)
     dutch_weights = term_weights(index, question)
-    bm25_match = float(lexical[row]) / ((BM25_K1 + 1) * sum(dutch_weights.values())) if dutch_weights and lexical.size else 0.0
+    ceiling = (BM25_K1 + 1) * sum(dutch_weights.values())
+    bm25_match = float(lexical[row]) / ceiling if ceiling and lexical.size else 0.0
     base = [1.0, float(quote.best.features[1]), quote.score, coverage(weights, passage_text + " " + hit.letter.title),
             coverage(weights, quote_text), missing, bm25_agrees, margin, year_fits, year_misses, float(english),
             bm25_match, _number_misses(question, passage_text), cognates(question, passage_text)]
     # lexical evidence speaks for Dutch questions, dense and look-alike evidence for English ones
     dutch, en = 1.0 - float(english), float(english)
-    by_language = [base[3] * dutch, base[4] * dutch, base[5] * dutch, base[11] * dutch, base[1] * en, base[7] * en, base[13] * en]
+    by_language = [base[3] * dutch, base[4] * dutch, base[5] * dutch, base[11] * dutch,
+                   base[1] * en, base[7] * en, base[13] * en]
     return np.array(base + by_language + [hits[0].score])
 
 

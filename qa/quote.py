@@ -4,8 +4,8 @@ Every sentence of the top hits gets a few features that do not depend on the que
 dense cosine to the question, the share of the question's content words it contains, whether it has
 what the question's kind asks for: a reason, a number, a date, a name or a decision, the rank of its
 passage), a small logistic model gives each the chance that it answers, and the run of 1-3
-consecutive sentences of one passage that holds the most of that chance is quoted. Letterhead, references, footnotes, signatures, member
-lists and tables of contents are never quoted.
+consecutive sentences of one passage that holds the most of that chance is quoted. Letterhead,
+references, footnotes, signatures, member lists and tables of contents are never quoted.
 """
 from __future__ import annotations
 
@@ -58,7 +58,8 @@ KIND_MARKERS = {  # what a sentence needs to answer a question of that kind
 FURNITURE = re.compile(  # never an answer: references, letterhead, signatures, lists, contents
     r"Kamerstuk(ken)?\s+(I+\s+)?\d\d\s?\d\d\d|\bnr\.\s*\d+\b.*\b(vergaderjaar|zitting)\b|\bvergaderjaar\s+\d{4}|"
     r"\bHandelingen\b|\bkst-\d|\bISSN\b|https?://|www\.|\bPostbus\b|\bOns kenmerk\b|\bUw (brief|kenmerk)\b|"
-    r"^\s*(Datum|Onderwerp|Bijlage\(?n?\)?|Kenmerk|Contactpersoon|Telefoon)\b|\.{5,}|(\((VVD|CDA|PvdA|D66|GL|SP|PVV|CU|SGP|PPR|PSP|CPN|GPV|RPF|DS'70)\).*){2,}|"
+    r"^\s*(Datum|Onderwerp|Bijlage\(?n?\)?|Kenmerk|Contactpersoon|Telefoon)\b|\.{5,}|"
+    r"(\((VVD|CDA|PvdA|D66|GL|SP|PVV|CU|SGP|PPR|PSP|CPN|GPV|RPF|DS'70)\).*){2,}|"
     r"^\s*\d{1,2}\s+(Zie|Kamerstuk|Bron|Ter inzage)\b", re.I | re.S)
 SIGNATURE = re.compile(r"^\s*(Hoogachtend|De\s+(Minister|Staatssecretaris)(-President)?\s+(van|voor)\s+[A-Z][^.;]{0,80},)")
 
