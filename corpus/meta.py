@@ -72,7 +72,7 @@ def find_sender(text: str) -> str:
         sig = signatures[-1]
         office = office or re.sub(r"\s+", " ", sig.group(1)).strip()
         name = sig.group(2).strip().strip("*").strip()
-        if len(name.split()) > 6 or re.search(r"\d", name):
+        if len(name.split()) > 8 or re.search(r"\d", name):
             name = ""
     if not office:
         return ""
@@ -132,3 +132,89 @@ def extract(text: str) -> dict:
         "stuk": stuk,
         "kenmerk": find_kenmerk(text),
     }
+
+
+# ---- senders: an office and, where known, a name; OCR noise dropped ----------------------------------
+
+_ROLE = re.compile(r"^(Minister-President|Eerste Minister|Ministers|Minister|Staatssecretarissen|Staatssecretaris)\b\.?,?\s*")
+# the words of Dutch ministry names since 1814 (office titles are built from these and connectives)
+MINISTRY_WORDS = frozenset("""
+algemene zaken buitenlandse buitenlandsche binnenlandse binnenlandsche justitie financien financiën defensie
+oorlog marine kolonien koloniën onderwijs wetenschappen wetenschap cultuur kunsten recreatie maatschappelijk
+maatschappelijke werk volkshuisvesting ruimtelijke ordening milieubeheer verkeer waterstaat landbouw visserij
+natuurbeheer voedselkwaliteit economische sociale werkgelegenheid volksgezondheid welzijn sport
+ontwikkelingssamenwerking nijverheid handel arbeid scheepvaart wederopbouw koninkrijksrelaties asiel
+migratie veiligheid infrastructuur milieu klimaat energie innovatie zorg medische jeugd portefeuille
+overzeese rijksdelen hoger emancipatie openbare werken eredienst posterijen telegrafie media bedrijfsleven
+europese zaken natuur stikstof armoedebeleid participatie pensioenen toeslagen douane fiscaliteit
+belastingdienst wonen ruimte primair voortgezet integratie vreemdelingenzaken bouwnijverheid
+""".split())
+_CONNECTIVES = frozenset("van voor en de het der zonder".split())
+
+
+def _ministry_word(word: str) -> str | None:
+    """The ministry word `word` spells, OCR hyphens and small misreadings forgiven; None otherwise."""
+    from rapidfuzz import process
+
+    folded = word.replace("-", "").replace("­", "").strip(",.").lower()
+    if folded in MINISTRY_WORDS:
+        return folded
+    match = process.extractOne(folded, MINISTRY_WORDS, score_cutoff=88) if len(folded) >= 6 else None
+    return match[0] if match else None
+
+
+def _office(text: str) -> str:
+    """'Minister van Volkshuisvesting en Ruimtelijke Ordening, Las: ...' -> 'Minister van Volkshuisvesting
+    en Ruimtelijke Ordening': the role, then ministry words and connectives only."""
+    text = re.sub(r"\b(Minister|Staatssecretaris)(van|voor)\b", r"\1 \2", text)
+    role = _ROLE.match(text)
+    if not role:
+        return ""
+    words, kept = text[role.end():].split(), [role.group(1) + ("," if "," in role.group(0) else "")]
+    for word in words:
+        bare = word.strip(",.;:")
+        if bare.lower() in _CONNECTIVES:
+            kept.append(bare.lower())
+        elif (found := _ministry_word(bare)) is not None:
+            if not kept or kept[-1].rstrip(",").lower() != found:  # "Volksge Zondheid": one word, read twice
+                kept.append(found.capitalize() + ("," if word.endswith(",") else ""))
+        elif _ROLE.match(bare):
+            kept.append(bare + ("," if word.endswith(",") else ""))
+        else:
+            break
+        if word.endswith((";", ":")):
+            break
+    while len(kept) > 1 and kept[-1].rstrip(",").lower() in _CONNECTIVES | {"minister", "staatssecretaris", "ministers"}:
+        kept.pop()
+    return " ".join(kept).rstrip(",")
+
+
+_NAME = re.compile(r"^(?:[A-Z]\.\s?)*(?:(?:van|de|der|den|ten|ter|tot|baron|jhr\.|mr\.|dr\.|d'|[A-Z][\w'’]*(?:-[A-Z][\w'’]*)*)\s*)+$")
+
+
+def _name(text: str) -> str:
+    """The signer's name inside a sender's brackets, or '' when it is not a name."""
+    name = text.split(",")[-1].strip(" .*")
+    if not name or len(name.split()) > 8 or re.search(r"\d|\b(Ter|inzage|gelegd|bibliotheek)\b", name, re.I):
+        return ""
+    if name.isupper():
+        name = " ".join(w if len(w) <= 2 and w.endswith(".") else w.capitalize() for w in name.split())
+    return name if _NAME.match(name) and re.search(r"[A-Za-z]{3}", name) else ""
+
+
+def clean_sender(sender: str) -> str:
+    """A sender as an office and, where known, a name: 'Minister van Financiën (P. Lieftinck)'; the OCR'd
+    text that followed the office in the letterhead is dropped. '' when no office can be read."""
+    sender = re.sub(r"\s+", " ", sender or "").strip()
+    bracket = re.search(r"\(([^()]*)\)\s*$", sender)
+    office = _office(sender[:bracket.start()] if bracket else sender)
+    if not office:
+        return ""
+    name = _name(bracket.group(1)) if bracket else ""
+    return f"{office} ({name})" if name else office
+
+
+def tidy_sender(sender: str) -> str:
+    """`clean_sender`, or a short sender that names no office as it is (e.g. 'Gemeente Delft'); a long one
+    without an office is OCR text, dropped."""
+    return clean_sender(sender) or (sender if len(sender.split()) <= 8 else "")

@@ -84,6 +84,7 @@ def with_metadata(letter: Letter, fields: dict | None = None) -> Letter:
     }
     found = meta.extract(letter.text)
     merged = {k: (v or found.get(k, "")) for k, v in given.items()}
+    merged["sender"] = meta.tidy_sender(merged["sender"])
     return replace(letter, **merged)
 
 

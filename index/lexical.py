@@ -70,6 +70,12 @@ class Lexical:
     bm25: object
     vocab: list[str]
 
+    def document_frequency(self) -> tuple[dict[str, int], int]:
+        """Per analysed term, the number of passages holding it; and the number of passages."""
+        indptr = np.asarray(self.bm25.scores["indptr"])
+        return ({t: int(indptr[i + 1] - indptr[i]) for t, i in self.bm25.vocab_dict.items() if i + 1 < len(indptr)},
+                int(self.bm25.scores["num_docs"]))
+
     @classmethod
     def build(cls, texts: list[str]) -> "Lexical":
         import bm25s

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from corpus.models import Hit
-from qa import hints
+from qa import abstain, hints
+from qa.quote import best_block, candidates, further_quote
 from qa.render import cite, tidy  # noqa: F401 (cite: re-exported for callers)
 from qa.search import best_sentence_row, passage_number, query_vector
 
@@ -28,7 +29,8 @@ EXTRA_MARGIN = 0.01  # ... and this far above the abstention threshold
 class Citation:
     number: int
     hit: Hit
-    sentence: tuple[int, int]  # raw span of the answering sentence in the letter
+    sentence: tuple[int, int]  # raw span of the quoted block (1-3 sentences) in the letter
+    rank: int = 0  # 0-based rank of the hit among the search results
 
     @property
     def paragraph(self) -> int:
@@ -41,6 +43,11 @@ class Citation:
     def sentence_text(self) -> str:
         return tidy(self.hit.letter.text[self.sentence[0]:self.sentence[1]])
 
+    def to_json(self) -> dict:
+        """One quote of `kamerqa ask --json`'s answer: raw span, the text as shown, 1-based hit rank."""
+        return {"letter_id": self.hit.letter.id, "paragraph": self.paragraph, "start": self.sentence[0],
+                "end": self.sentence[1], "text": self.sentence_text(), "hit": self.rank + 1}
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -50,9 +57,23 @@ class Answer:
     related: tuple[Hit, ...] = ()  # possibly relevant when not answered
     language: str = "nl"
     note: str = field(default="")
+    reason: str = ""  # the evidence the decision to answer or abstain rests on
+
+    @property
+    def quotes(self) -> tuple[dict, ...]:
+        return tuple(c.to_json() for c in self.citations) if self.answered else ()
 
     def sentences(self) -> list[str]:
         return [f"{c.sentence_text()} [{c.number}]" for c in self.citations]
+
+    def text(self) -> str:
+        """The answer as a reader sees it: the quoted blocks with their markers, or the abstention."""
+        return " ".join(self.sentences()) if self.answered else no_answer_message(self.language)
+
+    def to_json(self) -> dict:
+        """The `answer` object of `kamerqa ask --json`."""
+        return {"text": self.text(), "abstained": not self.answered, "reason": self.reason,
+                "quotes": list(self.quotes)}
 
     def as_text(self) -> str:
         lines = [f"Q: {self.question}"]
@@ -87,17 +108,43 @@ def best_sentence(hit: Hit, question: str, index=None) -> tuple[int, int]:
 
 
 def compose_answer(question: str, hits: list[Hit], index=None, abstain_below: float | None = None) -> Answer:
-    """The answer to `question` from its hits (best first): the best sentence of each of the top hits
-    that answer well enough, the best-answering first; or, when none does, an abstention."""
+    """The answer to `question` from its hits (best first): the block of sentences that answers it
+    (`qa.quote`), when the evidence says the letters answer it (`qa.abstain`); else an abstention that
+    lists the closest passages. `abstain_below` replaces that decision by a cosine threshold (tests);
+    without an index with sentence vectors the old per-hit choice is used."""
+    language = hints.language(question)
+    if not hits:
+        return Answer(question, False, language=language, reason="no passage was found")
+    if index is None or index.sentence_vectors is None:
+        return _compose_by_confidence(question, hits, index, abstain_below)
+    found = candidates(index, question, hits)
+    quote = best_block(found, hits)
+    if quote is None:
+        return Answer(question, False, related=tuple(hits[:3]), language=language,
+                      reason="the top passages have no sentence that can be quoted")
+    decision = abstain.decide(abstain.evidence(index, question, hits, quote))
+    answerable = decision.answerable if abstain_below is None else hits[quote.rank].confidence >= abstain_below
+    if not answerable:
+        return Answer(question, False, related=tuple(hits[:3]), language=language, reason=decision.reason)
+    citations = [Citation(1, hits[quote.rank], quote.span, quote.rank)]
+    if (further := further_quote(found, hits, quote)) is not None:
+        citations.append(Citation(2, hits[further.rank], further.span, further.rank))
+    return Answer(question, True, tuple(citations), language=language, reason=decision.reason)
+
+
+def _compose_by_confidence(question: str, hits: list[Hit], index, abstain_below: float | None) -> Answer:
+    """The first version: the best sentence of each top hit whose confidence reaches the threshold."""
     language = hints.language(question)
     threshold = ABSTAIN_BELOW[language] if abstain_below is None else abstain_below
     top_hits = hits[:MAX_CITED]
     if not top_hits or max(h.confidence for h in top_hits) < threshold:
-        return Answer(question, False, related=tuple(hits[:3]), language=language)
+        return Answer(question, False, related=tuple(hits[:3]), language=language,
+                      reason=f"no top passage reaches cosine {threshold}")
     # the best-answering hit, then only hits that answer clearly and about as well: a weak extra
     # citation costs more trust than it adds
     ranked = sorted(top_hits, key=lambda h: -h.confidence)
     floor = max(threshold + EXTRA_MARGIN, ranked[0].confidence - CITE_WITHIN)
     chosen = ranked[:1] + [h for h in ranked[1:] if h.confidence >= floor]
-    citations = tuple(Citation(n, h, best_sentence(h, question, index)) for n, h in enumerate(chosen, start=1))
-    return Answer(question, True, citations, language=language)
+    citations = tuple(Citation(n, h, best_sentence(h, question, index), hits.index(h))
+                      for n, h in enumerate(chosen, start=1))
+    return Answer(question, True, citations, language=language, reason=f"best cosine {ranked[0].confidence:.3f}")

@@ -169,7 +169,7 @@ def cmd_ask(args) -> int:
         ms = (time.perf_counter() - started) * 1000
         if args.json:
             out = {"question": question, "hits": [h.to_json() for h in hits], "answered": answer.answered,
-                   "ms": round(ms, 1)}
+                   "answer": answer.to_json(), "ms": round(ms, 1)}
             if qid is not None:
                 out["id"] = qid
             if error:
@@ -310,11 +310,11 @@ def build_parser() -> argparse.ArgumentParser:
     _llm_args(p)
     p.set_defaults(func=cmd_chat)
 
-    from qa import evaluate
+    from qa import cli_eval
 
     p = sub.add_parser("eval", help="measure retrieval on a question set")
-    evaluate.add_arguments(p)
-    p.set_defaults(func=evaluate.run)
+    cli_eval.add_arguments(p)
+    p.set_defaults(func=cli_eval.run)
 
     p = sub.add_parser("fetch", help="download Kamerbrieven from the official open data service")
     _fetch_args(p)

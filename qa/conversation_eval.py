@@ -9,7 +9,6 @@ least min(40 characters, half the shorter span); an abstention is a miss.
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,18 +119,3 @@ def format_table(result: dict) -> str:
     gap = result["first"]["answer@1"] - result["follow_up"]["answer@1"]
     lines.append(f"first - follow-up: {gap:+.3f}")
     return "\n".join(lines)
-
-
-def run(args, index) -> int:
-    """`kamerqa eval --conversations FILE`: the table (and --json)."""
-    conversations = load_conversations(args.conversations, index.letters)
-    names = [n.strip() for n in (args.retriever or "hybrid").split(",") if n.strip()]
-    result = evaluate_conversations(index, conversations, getattr(args, "standalone", False), retriever=names[0])
-    print(format_table(result), file=sys.stderr if args.json == "-" else sys.stdout)
-    if args.json:
-        text = json.dumps(result, ensure_ascii=False, indent=1)
-        if args.json == "-":
-            print(text)
-        else:
-            Path(args.json).write_text(text + "\n", encoding="utf-8")
-    return 0

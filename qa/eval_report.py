@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from qa.evaluate import CUTOFFS, PLOT_DEPTH, Evaluation
+from qa.evaluate import CUTOFFS, PLOT_DEPTH, Evaluation, passage_answers
 
 TABLE_METRICS = tuple(f"hit@{c}" for c in CUTOFFS) + ("mrr@10", "ndcg@10", "recall@10", "letter_hit@5")
 
@@ -24,8 +24,22 @@ def format_table(evaluation: Evaluation) -> str:
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))) for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    lines += _answer_lines(evaluation)
     lines += _significance_lines(evaluation)
     return "\n".join(lines)
+
+
+def _answer_lines(evaluation: Evaluation) -> list[str]:
+    """The answer metrics, when they were measured: one line per retriever."""
+    lines = []
+    for name, result in evaluation.results.items():
+        if "answer@1" in result:
+            parts = [f"answer@1 {result['answer@1']:.3f}", f"median words quoted {result['quoted_words_p50']:.0f}",
+                     f"abstained wrongly {result['abstained_wrongly']:.3f}"]
+            parts += [f"{key.replace('_', ' ')} {result[key]:.3f}" for key in ("abstained_left_out", "abstained_unanswerable")
+                      if key in result]
+            lines.append(f"{name} answers: " + ", ".join(parts))
+    return [""] + lines if lines else []
 
 
 def _significance_lines(evaluation: Evaluation) -> list[str]:
@@ -74,8 +88,6 @@ def write_trec_files(evaluation: Evaluation, folder: Path) -> list[Path]:
     Passage ids are `<letter id>#<start>`; the qrels name, per question, the retrieved passages
     that answer it (by any retriever), so trec_eval/ranx give the same Hit@k and MRR as here.
     """
-    from qa.evaluate import passage_answers
-
     relevant: dict[str, set[str]] = {}
     paths = []
     for name, run in evaluation.runs.items():

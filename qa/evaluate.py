@@ -12,7 +12,6 @@ found and nDCG's ideal ranking has every answer on top.
 from __future__ import annotations
 
 import statistics
-import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Callable
 
 from corpus.models import Hit, Letter, Passage
 from qa import conversation_eval
+from qa.answer_eval import read_unanswerable, score_answers
 from qa.gold import QUOTE_THRESHOLD, GoldSpan, resolve_gold
 from qa.questions import Problem, Question, QuestionSet, load_questions
 
@@ -30,6 +30,8 @@ CUTOFFS = (1, 3, 5, 10)
 PLOT_DEPTH = 20  # retrieval depth at least this, so Hit@k can be drawn for k = 1..20
 MIN_OVERLAP = 0.5
 SIGNIFICANCE_METRICS = ("hit@5", "mrr@10", "ndcg@10")
+ANSWER_DEPTH = 10  # hits an answer is composed from, as `kamerqa ask` and the app do
+ANSWER_METRICS = ("answer@1", "quoted_words_p50", "abstained_wrongly", "abstained_left_out", "abstained_unanswerable")
 
 
 @dataclass(frozen=True)
@@ -202,111 +204,21 @@ def _retrieve(search_fn: SearchFn, question: Question, depth: int, name: str, pr
         return []
 
 
-# --- command line ------------------------------------------------------------------------------
-
-def add_arguments(parser) -> None:
-    """The options of `kamerqa eval`."""
-    parser.add_argument("--questions", help="question set: kamerqa .jsonl, a BEIR folder, or TREC qrels")
-    parser.add_argument("--conversations", help="conversations (JSON lines of turns with gold quotes): answer@1 of "
-                                                "first turns and follow-ups, e.g. eval/conversations.jsonl")
-    parser.add_argument("--standalone", action="store_true",
-                        help="with --conversations: ask every turn on its own (the baseline without follow-ups)")
-    parser.add_argument("--queries", help="queries file (qid<TAB>text) for TREC qrels")
-    parser.add_argument("--split", default="test", help="BEIR qrels split (qrels/<split>.tsv; default test)")
-    parser.add_argument("--index", help="index folder (default $KAMERQA_INDEX, else the user data folder)")
-    parser.add_argument("--retriever", help="retriever name(s), comma separated (default hybrid, else dense)")
-    parser.add_argument("-k", type=int, default=10, help="cutoff for recall@k (retrieval is max(20, k) deep)")
-    parser.add_argument("--json", metavar="PATH|-", help="write the metrics as JSON ('-' for stdout)")
-    parser.add_argument("--report", metavar="DIR", help="write report.md, a Hit@k plot and TREC files here")
-    parser.add_argument("--fail-under", action="append", default=[], metavar="METRIC=VALUE",
-                        help="exit 1 when a retriever's METRIC is below VALUE (repeatable), e.g. hit@5=0.85")
-    parser.add_argument("--strict", action="store_true", help="exit 1 when the question set has problems")
-
-
-def default_index_dir() -> str:
-    import os
-
-    from platformdirs import user_data_dir
-
-    return os.environ.get("KAMERQA_INDEX") or os.path.join(user_data_dir("kamerqa"), "index")
-
-
-def run(args) -> int:
-    """`kamerqa eval`: load the index, evaluate the named retrievers, write what was asked.
-
-    Returns 0; 1 when --fail-under or --strict fails; 2 after printing one line for a user
-    mistake (unknown retriever, bad --fail-under, missing or unreadable question set).
-    """
-    try:
-        return _run(args)
-    except (ValueError, OSError) as error:
-        print(f"kamerqa eval: {error}", file=sys.stderr)
-        return 2
-
-
-def _run(args) -> int:
-    import importlib
-
-    search_module = importlib.import_module("qa.search")
-    RETRIEVERS, search = search_module.RETRIEVERS, search_module.search
-
-    PLAIN = getattr(search_module, "PLAIN", "-plain")  # "dense-plain": without the question's hints
-
-    # qa.search.open_index also loads the embedding model the dense retrievers need
-    open_index = getattr(search_module, "open_index", None)
-    if open_index is None:
-        from index.store import load_index as open_index
-
-    default = "hybrid" if "hybrid" in RETRIEVERS else "dense"
-    names = [n.strip() for n in (args.retriever or default).split(",") if n.strip()]
-    unknown = [n for n in names if n.removesuffix(PLAIN) not in RETRIEVERS]
-    if unknown or not names:
-        raise ValueError(f"unknown retriever {', '.join(unknown) or '(none)'}; choose from "
-                         f"{', '.join(sorted(RETRIEVERS))} (add {PLAIN} for no question hints)")
-    parse_fail_under(args.fail_under, args.k)  # fail before the slow part
-    conversations = getattr(args, "conversations", None)
-    if bool(args.questions) == bool(conversations):
-        raise ValueError("give --questions FILE (retrieval metrics) or --conversations FILE (answer@1 per turn)")
-    if conversations:
-        if not Path(conversations).exists():
-            raise FileNotFoundError(f"conversation set {conversations} does not exist")
-        return conversation_eval.run(args, open_index(args.index or default_index_dir()))
-    if not Path(args.questions).exists():
-        raise FileNotFoundError(f"question set {args.questions} does not exist")
-    index = open_index(args.index or default_index_dir())
-    search_fns = {n: (lambda q, k, n=n: search(index, q, k=k, retriever=n)) for n in names}
-    return run_evaluation(args, index.letters, search_fns)
-
-
-def run_evaluation(args, letters: dict[str, Letter], search_fns: dict[str, SearchFn]) -> int:
-    """The part of `run` after the index is loaded: 0, or 1 on --fail-under / --strict."""
-    floors = parse_fail_under(args.fail_under, args.k)
-    question_set = load_questions(args.questions, queries=args.queries, split=args.split)
-    evaluation = evaluate(question_set, letters, search_fns, k=args.k)
-    from qa import eval_report
-
-    for problem in evaluation.problems:
-        print(f"problem: {problem}", file=sys.stderr)
-    table = eval_report.format_table(evaluation)
-    print(table, file=sys.stderr if args.json == "-" else sys.stdout)
-    if args.json:
-        eval_report.write_json(evaluation, args.json)
-    if args.report:
-        path = eval_report.write_report(evaluation, args.report)
-        print(f"report written to {path}", file=sys.stderr)
-    failures = check_fail_under(evaluation.results, floors)
-    for failure in failures:
-        print(f"fail-under: {failure}", file=sys.stderr)
-    if args.strict and evaluation.problems:
-        print(f"strict: the question set has {len(evaluation.problems)} problems", file=sys.stderr)
-        return 1
-    return 1 if failures else 0
+def add_answer_metrics(evaluation: Evaluation, search_fns: dict[str, SearchFn], compose, unanswerable: list[str]) -> None:
+    """Add the answer metrics (`qa.answer_eval`) to each retriever's results and per-question rows."""
+    for name, result in evaluation.results.items():
+        scored = score_answers(evaluation.questions, evaluation.gold, evaluation.runs[name], compose,
+                               search_fns[name], unanswerable, k=ANSWER_DEPTH)
+        rows = scored.pop("answer_rows")
+        for row in result["per_question"]:
+            row |= rows.get(row["id"], {})
+        result |= scored
 
 
 def metric_names(k: int = 10) -> list[str]:
     """The averaged metrics each retriever gets, as named in the JSON and by --fail-under."""
     return ([f"hit@{c}" for c in CUTOFFS] + ["mrr@10", "ndcg@10"] + [f"recall@{c}" for c in sorted({5, 10, k})]
-            + [f"letter_hit@{c}" for c in CUTOFFS])
+            + [f"letter_hit@{c}" for c in CUTOFFS] + list(ANSWER_METRICS))
 
 
 def parse_fail_under(specs: list[str], k: int = 10) -> dict[str, float]:
@@ -328,6 +240,6 @@ def check_fail_under(results: dict, floors: dict[str, float]) -> list[str]:
     failures = []
     for name, result in results.items():
         for metric, floor in floors.items():
-            if result[metric] < floor:
+            if metric in result and result[metric] < floor:
                 failures.append(f"{name}: {metric} = {result[metric]:.3f} is below {floor}")
     return failures

@@ -36,6 +36,7 @@ class Filters:
     sender: str = ""  # part of the sender (case-insensitive), e.g. "Verkeer en Waterstaat" or "Harbers"
     dossier: str = ""  # e.g. "29 515" (spaces optional)
     letters: tuple[str, ...] = ()  # letter ids (a follow-up about "that letter"); empty: all
+    exclude_letters: tuple[str, ...] = ()  # letter ids left out (eval: "the answer left out")
 
     def describe(self) -> str:
         parts = []
@@ -47,6 +48,8 @@ class Filters:
             parts.append(f"in dossier {self.dossier}")
         if self.letters:
             parts.append(f"in letter {', '.join(self.letters)}")
+        if self.exclude_letters:
+            parts.append(f"without letters {', '.join(self.exclude_letters)}")
         return ", ".join(parts)
 
 
@@ -181,11 +184,12 @@ RETRIEVERS = {
 
 def filter_mask(index: Searcher, filters: Filters) -> np.ndarray | None:
     """True for passages whose letter passes the filters; None when there are no filters."""
-    if not (filters.date_from or filters.date_to or filters.sender or filters.dossier or filters.letters):
+    if not (filters.date_from or filters.date_to or filters.sender or filters.dossier or filters.letters
+            or filters.exclude_letters):
         return None
     keep = {}
     for letter in index.letters.values():
-        ok = True
+        ok = letter.id not in filters.exclude_letters
         if filters.date_from and (not letter.date or letter.date < hints.date_floor(filters.date_from)):
             ok = False
         if filters.date_to and (not letter.date or letter.date > hints.date_ceiling(filters.date_to)):

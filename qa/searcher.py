@@ -110,6 +110,11 @@ class Searcher:
         return {p.id: i for i, p in enumerate(self.index.passages)}
 
     @cached_property
+    def passages_by_id(self) -> dict:
+        """Passage id -> passage."""
+        return {p.id: p for p in self.index.passages}
+
+    @cached_property
     def sentence_bounds(self) -> np.ndarray:
         """Sentence rows of passage i are sentence_bounds[i]:sentence_bounds[i + 1] (owners are in order)."""
         owner = self.index.sentence_owner[:, 0] if self.index.sentence_owner is not None else np.zeros(0, np.int32)
@@ -121,6 +126,11 @@ class Searcher:
         bounds = self.sentence_bounds
         owners = np.flatnonzero(bounds[1:] > bounds[:-1])
         return owners, bounds[owners]
+
+    @cached_property
+    def term_frequency(self) -> tuple[dict[str, int], int]:
+        """Passages holding each analysed term, and the number of passages (quote choice, abstention)."""
+        return self.index.lexical.document_frequency()
 
     @cached_property
     def facts(self) -> hints.LetterFacts:

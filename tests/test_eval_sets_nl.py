@@ -21,7 +21,8 @@ UNANSWERABLE_TYPES = {"near-miss", "out-of-corpus"}
 
 
 def question_files() -> list[Path]:
-    return sorted(EVAL.glob("*.jsonl"))
+    """The question sets (one question a line); conversations and LLM claims have their own tests."""
+    return sorted(p for p in EVAL.glob("*.jsonl") if not p.name.startswith(("conversations", "llm_")))
 
 
 def read_rows(path: Path) -> list[dict]:

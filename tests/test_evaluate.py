@@ -5,12 +5,13 @@ import argparse
 import json
 import math
 import sys
-import types
 
 import pytest
 
 from corpus.models import Hit, Letter, Passage
-from qa.evaluate import add_arguments, evaluate, run, run_evaluation
+from qa.cli import main
+from qa.cli_eval import add_arguments, run_evaluation
+from qa.evaluate import evaluate
 from qa.gold import locate_quote
 from qa.questions import Answer, Question, QuestionSet, load_questions
 
@@ -240,16 +241,21 @@ def test_report_folder(question_file, tmp_path):
     assert "q1 Q0 brief-a#" in (out / "run.fake.trec").read_text()
 
 
-def test_run_loads_the_index_and_rejects_unknown_retrievers(question_file, monkeypatch, tmp_path, capsys):
-    index = types.SimpleNamespace(letters=LETTERS, passages=list(PASSAGES.values()))
-    store = types.SimpleNamespace(load_index=lambda path: index)
-    search_fn = fake_search(RANKING)
-    search = types.SimpleNamespace(RETRIEVERS={"dense": None, "bm25": None},
-                                   search=lambda idx, q, k=10, retriever="hybrid": search_fn(q, k))
-    monkeypatch.setitem(sys.modules, "index.store", store)
-    monkeypatch.setitem(sys.modules, "qa.search", search)
-    monkeypatch.setenv("KAMERQA_INDEX", str(tmp_path / "index"))
-    assert run(parse("--questions", str(question_file), "--retriever", "dense,bm25")) == 0
-    assert run(parse("--questions", str(question_file), "--retriever", "colbert")) == 2
-    assert "unknown retriever colbert; choose from bm25, dense" in capsys.readouterr().err
-    assert run(parse("--questions", str(tmp_path / "missing.jsonl"))) == 2
+def test_eval_command_on_a_real_index_and_its_user_errors(question_file, tmp_path, capsys):
+    """`kamerqa eval` end to end on an index of the three letters (fake embedder): retrieval and answer
+    metrics for two retrievers; an unknown retriever or a missing set is one line and exit code 2."""
+    for letter in LETTERS.values():
+        (tmp_path / f"{letter.id}.txt").write_text(letter.text, encoding="utf-8")
+    index = str(tmp_path / "index")
+    assert main(["index", "--corpus", str(tmp_path), "--index", index, "--model", "fake", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["eval", "--index", index, "--questions", str(question_file), "--retriever", "dense,bm25",
+                 "--json", "-"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert list(data) == ["dense", "bm25"] and data["bm25"]["n"] == 3
+    assert {"answer@1", "quoted_words_p50", "abstained_wrongly"} <= set(data["bm25"])
+    assert main(["eval", "--index", index, "--questions", str(question_file), "--retriever", "colbert"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown retriever colbert; choose from bm25, dense, hybrid, sentence" in err and err.count("\n") == 1
+    assert main(["eval", "--index", index, "--questions", str(tmp_path / "missing.jsonl")]) == 2
+    assert "does not exist" in capsys.readouterr().err

@@ -7,11 +7,13 @@ import os
 import socket
 import threading
 import time
+from dataclasses import replace
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from qa import abstain
 from qa.answer import compose_answer
 
 from qa import cli
@@ -220,8 +222,14 @@ def test_split_sentences_keeps_markers_and_decimals():
         "Het vet is 2,5 pct. [1]", "De prijs daalt 4 cent [2].", "Klaar [1]."]
 
 
+def answer_always(monkeypatch, answerable: bool) -> None:
+    """Make the answer-or-abstain decision `answerable` (its inputs are the fake embedder's)."""
+    decide = abstain.decide
+    monkeypatch.setattr(abstain, "decide", lambda *a, **k: replace(decide(*a, **k), answerable=answerable))
+
+
 def test_ask_json_has_the_llm_key_and_shows_the_checked_answer(server, script, index, capsys, tmp_path, monkeypatch):
-    monkeypatch.setattr("qa.answer.ABSTAIN_BELOW", {"nl": -1.0, "en": -1.0})  # the fake embedder scores low
+    answer_always(monkeypatch, True)  # the fake embedder's cosines say nothing about answering
     _, n = given(index)
     script.reply = f"De dijken langs het IJsselmeer zijn in 1986 gereed [{n['brief-dijken']}]. Ze kosten 150 miljoen [{n['brief-dijken']}]."
     path = str(tmp_path / "five")
@@ -232,7 +240,7 @@ def test_ask_json_has_the_llm_key_and_shows_the_checked_answer(server, script, i
     assert cli.main(["ask", QUESTION, "--index", path, "--model", "fake", "--llm", server]) == 0
     text = capsys.readouterr().out
     assert "gereed" in text and "Dropped as unsupported" in text and "“150” not in the cited passage" in text
-    monkeypatch.setattr("qa.answer.ABSTAIN_BELOW", {"nl": 99.0, "en": 99.0})
+    answer_always(monkeypatch, False)
     assert cli.main(["ask", QUESTION, "--index", path, "--model", "fake", "--llm", server, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["llm"]["fallback"] == "the passages do not answer well enough; the LLM was not asked"
@@ -251,7 +259,7 @@ def test_without_an_llm_nothing_is_sent_and_nothing_changes(index, tmp_path, cap
     monkeypatch.setattr(socket, "create_connection", no_network)
     assert cli.main(["ask", QUESTION, "--index", path, "--model", "fake", "--json"]) == 0
     after = json.loads(capsys.readouterr().out)
-    assert set(after) == {"question", "hits", "answered", "ms"}  # the shape before issue 14: no llm key
+    assert set(after) == {"question", "hits", "answered", "answer", "ms"}  # no llm key without an LLM
     assert [h["letter_id"] for h in after["hits"]] == [h["letter_id"] for h in before["hits"]]
     assert after["answered"] == before["answered"]
 

@@ -18,13 +18,18 @@ UNANSWERABLE = Path(__file__).resolve().parents[1] / "eval" / "unanswerable.json
 # (measured: hybrid hit@1 0.92, hit@5 1.00, mrr@10 0.951; dense hit@5 0.98, mrr@10 0.937)
 FLOORS = {"hybrid": {"hit@1": 0.86, "hit@5": 0.96, "mrr@10": 0.91},
           "dense": {"hit@5": 0.94, "mrr@10": 0.89}}
+# the answer on the same 50 and eval/unanswerable.jsonl (docs/RETRIEVAL.md, "The answer"), hybrid; measured
+# answer@1 0.68, median 61 words, abstained wrongly 0.04, left out 0.80, unanswerable 1.00; guarded with a
+# margin of three questions
+ANSWER_FLOORS = {"answer@1": 0.62, "abstained_left_out": 0.74, "abstained_unanswerable": 0.85}
+ANSWER_CEILINGS = {"abstained_wrongly": 0.10, "quoted_words_p50": 66}
 
 
 def test_dev_set_quality_floors(real_index, tmp_path, capsys):
     if not DEV.exists():
         pytest.skip(f"needs {DEV}")
     args = ["eval", "--questions", str(DEV), "--index", str(real_index.path), "--retriever", "hybrid,dense",
-            "--json", str(tmp_path / "eval.json"), "--report", str(tmp_path / "report")]
+            "--json", str(tmp_path / "eval.json"), "--report", str(tmp_path / "report"), "--unanswerable", str(UNANSWERABLE)]
     for retriever, floors in FLOORS.items():
         if retriever == "hybrid":
             args += [item for metric, value in floors.items() for item in ("--fail-under", f"{metric}={value}")]
@@ -34,6 +39,10 @@ def test_dev_set_quality_floors(real_index, tmp_path, capsys):
         for metric, floor in floors.items():
             assert results[retriever][metric] >= floor, (retriever, metric, results[retriever][metric])
     assert results["hybrid"]["mrr@10"] >= results["dense"]["mrr@10"]
+    for metric, floor in ANSWER_FLOORS.items():
+        assert results["hybrid"][metric] >= floor, (metric, results["hybrid"][metric])
+    for metric, ceiling in ANSWER_CEILINGS.items():
+        assert results["hybrid"][metric] <= ceiling, (metric, results["hybrid"][metric])
     assert (tmp_path / "report" / "report.md").exists() and (tmp_path / "report" / "hit_at_k.png").exists()
 
 
@@ -44,4 +53,4 @@ def test_abstains_on_questions_the_corpus_cannot_answer(real_index):
     questions = [json.loads(line)["question"] for line in
                  UNANSWERABLE.read_text().splitlines()]
     abstained = sum(not compose_answer(q, search(real_index, q, k=5), real_index).answered for q in questions)
-    assert abstained >= 0.3 * len(questions)  # measured: 40% (docs/RETRIEVAL.md)
+    assert abstained >= 0.85 * len(questions)  # measured with 10 hits: 100% (docs/RETRIEVAL.md)

@@ -1,0 +1,127 @@
+"""Do the letters say it? The decision to answer with the quoted block or to abstain.
+
+One cosine cannot tell an answering passage from a related one (they differ by ~0.01), so the decision
+combines evidence of several kinds about the quoted block and its passage: the dense cosine and the
+sentence score of the quote, how much of the question's distinctive content words (stems, old spelling
+modernised) the passage holds and the weight of the most distinctive one it lacks, whether BM25 agrees
+on the passage, the margin to the best passage of another letter, whether a year or number the question
+names fits the letter, and the search score of the best hit (its passage cosine plus the boosts for a
+year, ministry or signer the question names). English questions are matched on their cross-lingual cues
+(names, numbers, years, look-alike words), as their words are not the letters' words. A small logistic
+model weighs them; docs/RETRIEVAL.md has what each signal brings.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from rapidfuzz import fuzz, process
+
+from corpus.models import Hit
+from index.lexical import STOPWORDS, analyse, fold
+from qa import hints
+from qa.quote import Quote, coverage, term_counts, term_weights
+from qa.search import passage_number
+
+ABSTAIN_FEATURES = ("bias", "confidence", "quote_score", "coverage", "coverage_quote", "missing",
+                    "bm25_agrees", "margin", "year_fits", "year_misses", "english", "bm25_match", "number_misses",
+                    "cognates", "coverage_nl", "coverage_quote_nl", "missing_nl", "bm25_match_nl", "confidence_en",
+                    "margin_en", "cognates_en", "search_score")
+# Fit by `python eval/answers.py --fit` (answerable dev questions against their answer-left-out variants and
+# the written unanswerable questions of eval/unanswerable.jsonl and /work/evaldata/unanswerable_*.jsonl; a third
+# of each set held out), default index, multilingual-e5-small.
+ABSTAIN_WEIGHTS = np.array([-37.2, 5.245, 0.288, 1.557, -1.186, -0.047, 0.784, 7.156, 0.856, -3.13, 6.961, -5.44,
+                            -0.188, 4.387, 4.773, -2.107, 3.193, 2.118, 1.367, -4.483, -4.606, 29.224])
+ANSWER_ABOVE = -1.269  # answer when the logit reaches this: abstains on 3% of the fit part's answerable questions
+BM25_DEPTH = 10  # BM25 agrees when the quoted passage is among its this many best
+BM25_K1 = 1.2  # as the lexical index (index/lexical.py): a term's BM25 score stays below (k1 + 1) * idf
+COGNATE_RATIO = 80  # rapidfuzz ratio for two words to look alike across English and Dutch (set by hand)
+_NUMBER = re.compile(r"(?<![\d.,])\d[\d.,]*\d|\b\d\b")
+_CUE = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][\w-]{2,}|\d[\d.,]*)")
+
+
+@dataclass(frozen=True)
+class Decision:
+    answerable: bool
+    score: float  # logit: above ANSWER_ABOVE answers
+    features: np.ndarray
+    reason: str
+
+
+def cue_weights(index, question: str) -> dict[str, float]:
+    """For an English question, the terms that carry across languages: names, numbers, years."""
+    cues = " ".join(_CUE.findall(hints.content_question(question)))
+    weights = term_weights(index, question)
+    return {t: weights.get(t, 1.0) for t in analyse(cues)}
+
+
+def evidence(index, question: str, hits: list[Hit], quote: Quote) -> np.ndarray:
+    """The features (`ABSTAIN_FEATURES`) of answering `question` with `quote`."""
+    hit = hits[quote.rank]
+    english = hints.language(question) == "en"
+    weights = cue_weights(index, question) if english else term_weights(index, question)
+    passage_text = hit.passage.text
+    quote_text = hit.letter.text[quote.span[0]:quote.span[1]]
+    present = set(analyse(passage_text + " " + hit.letter.title))
+    n = term_counts(index)[1]
+    missing = max((w for t, w in weights.items() if t not in present), default=0.0) / math.log(1 + n)
+    lexical = index.lexical.scores(hints.content_question(question))
+    row = passage_number(index, hit.passage)
+    bm25_agrees = float(lexical.size > 0 and lexical[row] > 0 and (lexical > lexical[row]).sum() < BM25_DEPTH)
+    others = [h.confidence for h in hits if h.letter.id != hit.letter.id and math.isfinite(h.confidence)]
+    margin = hit.confidence - max(others) if others else 0.05
+    year_fits, year_misses = _years(question, hit)
+    dutch_weights = term_weights(index, question)
+    ceiling = (BM25_K1 + 1) * sum(dutch_weights.values())
+    bm25_match = float(lexical[row]) / ceiling if ceiling and lexical.size else 0.0
+    base = [1.0, float(quote.best.features[1]), quote.score, coverage(weights, passage_text + " " + hit.letter.title),
+            coverage(weights, quote_text), missing, bm25_agrees, margin, year_fits, year_misses, float(english),
+            bm25_match, _number_misses(question, passage_text), cognates(question, passage_text)]
+    # lexical evidence speaks for Dutch questions, dense and look-alike evidence for English ones
+    dutch, en = 1.0 - float(english), float(english)
+    by_language = [base[3] * dutch, base[4] * dutch, base[5] * dutch, base[11] * dutch,
+                   base[1] * en, base[7] * en, base[13] * en]
+    return np.array(base + by_language + [hits[0].score])
+
+
+def cognates(question: str, text: str) -> float:
+    """The share of the question's longer content words that have a look-alike in `text` (rapidfuzz ratio
+    >= COGNATE_RATIO on folded words): 'migration' ~ 'migratie', 'pension' ~ 'pensioen'. Works across
+    English and Dutch and across spelling variants, where stems do not."""
+    asked = {w for w in re.findall(r"[a-z]{5,}", fold(hints.content_question(question))) if w not in STOPWORDS}
+    if not asked:
+        return 0.0
+    words = sorted({w for w in re.findall(r"[a-z]{4,}", fold(text))})
+    found = sum(process.extractOne(w, words, scorer=fuzz.ratio, score_cutoff=COGNATE_RATIO) is not None for w in asked)
+    return found / len(asked)
+
+
+def _number_misses(question: str, passage_text: str) -> float:
+    """1 when the question names a number (not a year) that the passage does not hold."""
+    asked = {n for n in _NUMBER.findall(hints.content_question(question)) if not hints.years(n)}
+    digits = re.sub(r"[\s.]", "", passage_text)
+    return float(bool(asked) and not any(re.sub(r"[.]", "", n) in digits for n in asked))
+
+
+def _years(question: str, hit: Hit) -> tuple[float, float]:
+    """(1, 0) when a year the question names fits the letter (its year, the year after, or in the
+    passage), (0, 1) when none fits, (0, 0) when the question names no year."""
+    asked = hints.years(question)
+    if not asked:
+        return 0.0, 0.0
+    letter_year = int(hit.letter.date[:4]) if hit.letter.date[:4].isdigit() else None
+    fits = any(str(y) in hit.passage.text or (letter_year is not None and abs(letter_year - y) <= 1) for y in asked)
+    return (1.0, 0.0) if fits else (0.0, 1.0)
+
+
+def decide(features: np.ndarray, weights: np.ndarray = ABSTAIN_WEIGHTS, above: float = ANSWER_ABOVE) -> Decision:
+    """Answer or abstain, with a one-line reason naming the evidence."""
+    score = float(features @ weights)
+    f = dict(zip(ABSTAIN_FEATURES, features))
+    reason = (f"content words of the question in the passage {f['coverage']:.0%}, cosine {f['confidence']:.3f}, "
+              f"margin to the next letter {f['margin']:+.3f}, BM25 {'agrees' if f['bm25_agrees'] else 'disagrees'}"
+              + (", the year asked does not fit" if f["year_misses"] else ""))
+    return Decision(score >= above, score, features, reason)

@@ -1,0 +1,199 @@
+"""The answer: which block is quoted (qa.quote), when kamerqa abstains (qa.abstain), how the answer is
+measured (qa.answer_eval) and shown (`ask --json`), and clean senders (corpus.meta). Fake embedder only."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from corpus.meta import clean_sender, tidy_sender
+from qa import abstain, quote
+from qa.answer import compose_answer, tidy
+from qa.answer_eval import answer_row, quote_matches, score_answers
+from qa.cli import main
+from qa.gold import GoldSpan
+from qa.questions import Question
+from qa.search import Filters, search
+
+MIGRATION = "Wat wil Nederland op het gebied van secundaire migratie?"
+
+
+# ---- senders --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("raw, clean", [
+    ("Minister van Volkshuisvesting en Ruimtelijke Ordening, Las: 'de Regering Neemt Ook Thans ...' met And",
+     "Minister van Volkshuisvesting en Ruimtelijke Ordening"),
+    ("Minister van Financiën Betreffende het Aangaan van Leningen in het Kader van de E.c.a. Hulp (P. LIEFTINCK)",
+     "Minister van Financiën (P. Lieftinck)"),
+    ("Staatssecretaris van Economi-Sche Zaken Over de Controle op Door", "Staatssecretaris van Economische Zaken"),
+    ("Minister van Justitie (' Ter inzage gelegd op de bibliotheek)", "Minister van Justitie"),
+    ("Staatssecretaris van Justitie en Veiligheid (Mark Harbers)", "Staatssecretaris van Justitie en Veiligheid (Mark Harbers)"),
+    ("Minister-President, Ministervan Algemene Zaken, van 16 November 1974,13 100", "Minister-President, Minister van Algemene Zaken"),
+])
+def test_a_sender_is_an_office_and_a_name_without_ocr_noise(raw, clean):
+    assert clean_sender(raw) == clean
+
+
+def test_a_long_sender_without_an_office_is_dropped_a_short_one_kept():
+    assert tidy_sender("Gemeente Delft") == "Gemeente Delft"
+    assert tidy_sender("Is Hierorrv Trent Duidelijk Dit Lid Zei de Opvatting van de Bewindsman Te Delen") == ""
+
+
+# ---- the question's kind and the sentence's furniture ----------------------------------------------
+
+def test_question_kinds():
+    assert quote.question_kinds("Waarom wil de minister de sluis bouwen?") == ("why",)
+    assert quote.question_kinds("How many employers would receive information?") == ("number",)
+    assert "when" in quote.question_kinds("Wanneer begint de evaluatie?")
+    assert "who" in quote.question_kinds("Namens wie schrijft de minister?")
+    assert "decision" in quote.question_kinds("Wat heeft de minister besloten over de Oesterdam?")
+
+
+@pytest.mark.parametrize("text, kind, marked", [
+    ("Zo is het de bedoeling ongeveer 400 000 werkgevers informatie toe te zenden.", "number", True),
+    ("Ter voldoening aan motie nr. 19 informeer ik u in juni 1986.", "number", False),  # a reference, a date
+    ("Dat houdt een verhoging in met vijf jaar.", "number", True),
+    ("De sluis wordt gebouwd omdat de scheepvaart erom vraagt.", "why", True),
+    ("De sluis wordt in 1986 gebouwd.", "why", False),
+    ("Ik heb besloten de sluis te bouwen.", "decision", True),
+])
+def test_kind_markers(text, kind, marked):
+    assert bool(quote.KIND_MARKERS[kind].search(text)) is marked
+
+
+@pytest.mark.parametrize("text", [
+    "Kamerstuk 29 515, nr. 12.", "Tweede Kamer, vergaderjaar 1985-1986, 19 200", "Postbus 20011 2500 EA Den Haag",
+    "De Minister van Verkeer en Waterstaat,", "Hoogachtend,", "Inleiding ........... 3",
+    "Samenstelling: Jansen (CDA), De Vries (VVD), Pietersen (PvdA)", "Zie https://www.rijksoverheid.nl",
+])
+def test_furniture_is_never_quoted(text):
+    assert quote.is_furniture(text)
+
+
+def test_an_answer_sentence_is_not_furniture():
+    assert not quote.is_furniture("Nederland wil secundaire migratie binnen de EU tegengaan.")
+
+
+def test_coverage_is_idf_weighted():
+    weights = {"sluis": 2.0, "oesterdam": 6.0}  # stems, as analyse() gives them
+    assert quote.coverage(weights, "De sluis in de Oesterdam.") == 1.0
+    assert quote.coverage(weights, "Een nieuwe sluis.") == pytest.approx(2 / 8)
+    assert quote.coverage({}, "wat dan ook") == 0.0
+
+
+# ---- the quoted block and the answer's JSON ----------------------------------------------------------
+
+def test_the_quote_is_one_to_three_consecutive_sentences_of_one_hit(fake_index):
+    hits = search(fake_index, MIGRATION, k=5)
+    block = quote.choose_quote(fake_index, MIGRATION, hits)
+    assert block is not None and 1 <= len(block.sentences) <= 3
+    assert list(block.sentences) == list(range(block.sentences[0], block.sentences[-1] + 1))
+    passage = hits[block.rank].passage
+    assert passage.start <= block.span[0] < block.span[1] <= passage.end
+
+
+def test_answer_json_quotes_exactly_what_is_shown(fake_index):
+    hits = search(fake_index, MIGRATION, k=5)
+    answer = compose_answer(MIGRATION, hits, fake_index, abstain_below=-1.0)
+    shown = answer.to_json()
+    assert set(shown) == {"text", "abstained", "reason", "quotes"} and shown["abstained"] is False
+    q = shown["quotes"][0]
+    letter = hits[q["hit"] - 1].letter
+    assert q["letter_id"] == letter.id and q["text"] == tidy(letter.text[q["start"]:q["end"]])
+    assert q["text"] in shown["text"] and shown["text"].endswith("[1]")
+
+
+def test_an_abstention_says_so_and_quotes_nothing(fake_index):
+    hits = search(fake_index, "what about the weather on Mars?", k=3)
+    shown = compose_answer("what about the weather on Mars?", hits, fake_index, abstain_below=99).to_json()
+    assert shown["abstained"] is True and shown["quotes"] == [] and "no passage" in shown["text"]
+
+
+def test_the_abstention_decision_reads_its_features():
+    features = np.zeros(len(abstain.ABSTAIN_FEATURES))
+    features[0] = 1.0
+    weights = np.zeros_like(features)
+    weights[0] = 1.0
+    assert abstain.decide(features, weights, above=0.5).answerable
+    assert not abstain.decide(features, weights, above=1.5).answerable
+    assert "content words" in abstain.decide(features, weights, above=0.5).reason
+
+
+def test_cli_ask_json_has_the_answer(fake_index, capsys):
+    assert main(["ask", "--index", str(fake_index.path), "--json", MIGRATION]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert {"hits", "answered", "answer"} <= set(row) and row["answer"]["abstained"] is (not row["answered"])
+
+
+def test_excluded_letters_are_never_found(fake_index):
+    first = search(fake_index, MIGRATION, k=3)[0].letter.id
+    hits = search(fake_index, MIGRATION, k=10, filters=Filters(exclude_letters=(first,)))
+    assert hits and first not in {h.letter.id for h in hits}
+
+
+# ---- measuring the answer ---------------------------------------------------------------------------
+
+def test_quote_matches_needs_40_characters_or_half_the_shorter_span():
+    gold = (GoldSpan("a", 100, 300),)
+    assert quote_matches("a", 250, 400, gold)  # 50 characters shared
+    assert not quote_matches("a", 270, 400, gold)  # 30 shared, shorter span 130: needs 40
+    assert quote_matches("a", 280, 310, gold)  # 20 shared of a 30-character quote: half is 15
+    assert not quote_matches("b", 100, 300, gold)  # another letter
+    assert quote_matches("a", 0, 5, (GoldSpan("a"),))  # letter-level gold
+
+
+def _Quote(letter_id, start, end, text):
+    return {"letter_id": letter_id, "start": start, "end": end, "text": text}
+
+
+class _Answer:
+    def __init__(self, answered, quotes=()):
+        self.answered, self.quotes = answered, quotes
+
+
+def test_answer_metrics_by_hand():
+    questions = (Question("q1", "een?"), Question("q2", "twee?"), Question("q3", "drie?"))
+    gold = {"q1": (GoldSpan("a", 0, 100),), "q2": (GoldSpan("b", 0, 100),), "q3": (GoldSpan("c", 0, 100),)}
+    answers = {"een?": _Answer(True, (_Quote("a", 10, 90, "een twee drie vier"),)),  # right, 4 words
+               "twee?": _Answer(True, (_Quote("b", 500, 600, "vijf zes"),)),  # wrong place, 2 words
+               "drie?": _Answer(False)}  # abstained on an answerable question: a miss
+    left_out = {"een?": True, "twee?": False, "drie?": False}  # answered although its letter is gone
+    compose = lambda question, hits: answers[question] if hits != "left-out" else _Answer(left_out[question])  # noqa: E731
+    search_fn = lambda question, k, exclude: "left-out" if exclude else "as-asked"  # noqa: E731
+    unanswerable_answers = {"vuurwerk?": _Answer(False), "airbnb?": _Answer(True)}
+    compose_all = lambda q, hits: unanswerable_answers[q] if q in unanswerable_answers else compose(q, hits)  # noqa: E731
+    run = {q.id: "as-asked" for q in questions}
+    result = score_answers(questions, gold, run, compose_all, search_fn, ["vuurwerk?", "airbnb?"])
+    assert result["answer@1"] == pytest.approx(1 / 3)
+    assert result["quoted_words_p50"] == 3.0  # median of 4 and 2
+    assert result["abstained_wrongly"] == pytest.approx(1 / 3)
+    assert result["abstained_left_out"] == pytest.approx(2 / 3)
+    assert result["abstained_unanswerable"] == 0.5
+    assert answer_row(_Answer(False), gold["q1"]) == {"answered": False, "answer@1": 0.0, "quoted_words": 0}
+
+
+def test_look_alike_words_cross_languages():
+    # content words of 5+ letters: "secondary", "migration" -> only "migration" ~ "migratie" (ratio >= 80)
+    assert abstain.cognates("what does NL want on secondary migration?", "Nederland wil migratie beperken") == 0.5
+    assert abstain.cognates("wat?", "iets") == 0.0
+
+
+def test_a_number_the_question_names_must_be_in_the_passage():
+    assert abstain._number_misses("Waarom 400 000 werkgevers aanschrijven?", "ongeveer 400 000 werkgevers") == 0.0
+    assert abstain._number_misses("Waarom artikel 12?", "artikel 13 van de wet") == 1.0
+    assert abstain._number_misses("Wat gebeurde er in 1985?", "niets") == 0.0  # a year is not a number here
+
+
+def test_a_year_fits_the_letter_or_the_year_after():
+    class _Letter:
+        date = "1986-03-01"
+
+    class _Passage:
+        text = "De sluis is in 1983 besproken."
+
+    hit = type("H", (), {"letter": _Letter, "passage": _Passage})
+    assert abstain._years("Wat besloot de minister in 1985?", hit) == (1.0, 0.0)  # the letter answers the year before
+    assert abstain._years("Wat gebeurde er in 1983?", hit) == (1.0, 0.0)  # named in the passage
+    assert abstain._years("Wat gebeurde er in 1990?", hit) == (0.0, 1.0)
+    assert abstain._years("Wat gebeurde er?", hit) == (0.0, 0.0)
