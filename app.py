@@ -8,16 +8,12 @@ inputs that call `qa.search` and `qa.answer`. The ask event is the API endpoint 
 """
 from __future__ import annotations
 
-import argparse
-import html
-import ipaddress
 import os
 import re
 import sys
 import tempfile
 import time
 import uuid
-from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -29,10 +25,11 @@ from corpus.models import Hit  # noqa: E402
 from qa import feedback  # noqa: E402
 from qa.answer import compose_answer, no_answer_message  # noqa: E402
 from qa.conversation import ask as ask_in_conversation  # noqa: E402
-from qa.errors import UserError  # noqa: E402
-from qa.llm import LLMConfig, llm_answer  # noqa: E402
+from qa.access import login_for  # noqa: E402
+from qa.llm import llm_answer  # noqa: E402
+from qa.llm_client import LLMConfig  # noqa: E402
 from qa.llm_stream import stream_answer  # noqa: E402
-from qa.render import cite, highlighted, html_text, tidy  # noqa: E402
+from qa.render import cite, letter_view, markdown_text, source_card, tidy  # noqa: E402
 from qa.search import Filters, QuestionError, filter_mask, open_index, search  # noqa: E402
 
 EXAMPLES = [
@@ -55,55 +52,6 @@ CSS = """
 """
 
 
-# ---- rendering: every piece of letter text goes through html.escape ------------------------------
-
-def _md(text: str) -> str:
-    """Letter text for the chat's Markdown: HTML-escaped, Markdown punctuation backslash-escaped."""
-    text = re.sub(r"([\\`*_\[\]#|~$])", r"\\\1", html.escape(tidy(text)))
-    return re.sub(r"^(\d+)\.|^([-+])", lambda m: f"{m.group(1)}\\." if m.group(1) else f"\\{m.group(2)}", text)
-
-
-def _link(url: str, label: str) -> str:
-    if not url.startswith(("https://", "http://")):
-        return ""
-    return f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener noreferrer">{label}</a>'
-
-
-def _meta_line(hit: Hit, paragraph: int | None = None) -> str:
-    m, p = hit.letter, hit.passage
-    parts = [f"date {html.escape(m.date or 'unknown')}"]
-    if m.sender:
-        parts.append(f"from {html.escape(m.sender)}")
-    if m.dossier:
-        parts.append(f"Kamerstuk {html.escape(m.dossier)}" + (f", nr. {html.escape(m.stuk)}" if m.stuk else ""))
-    if m.kenmerk:
-        parts.append(f"kenmerk {html.escape(m.kenmerk)}")
-    parts.append(f"paragraph {paragraph or p.paragraph} of letter {html.escape(m.id)}")
-    return " · ".join(parts)
-
-
-def source_card(label: str, hit: Hit, sentence: tuple[int, int] | None, paragraph: int | None = None) -> str:
-    """One source: title, metadata, the passage in its own words with the answering sentence marked."""
-    body = highlighted(hit, (sentence,) if sentence else (), flat=True)
-    link = _link(hit.letter.url, "official publication")
-    return (f'<div class="kq-source"><b>{html.escape(label)} {html.escape(hit.letter.title or hit.letter.id)}</b>'
-            f'<div class="kq-meta">{_meta_line(hit, paragraph)}</div><blockquote class="kq-passage">{body.strip()}</blockquote>'
-            f"{link}</div>")
-
-
-def letter_view(hit: Hit, sentence: tuple[int, int] | None) -> str:
-    """The whole letter as text, the cited passage's sentences in an element with id kq-cited (lines
-    around them, such as a footnote or the signature, stay outside), the answering sentence marked."""
-    text, p = hit.letter.text, hit.passage
-    start, end = (p.sentences[0][0], p.sentences[-1][1]) if p.sentences else (p.start, p.end)
-    cited = highlighted(replace(hit, passage=replace(p, start=start, end=end)), (sentence,) if sentence else ())
-    link = _link(hit.letter.url, "official publication")
-    return (f'<div class="kq-letter"><h3>{html.escape(hit.letter.title or hit.letter.id)}</h3>'
-            f'<div class="kq-meta">{_meta_line(hit)} {link}</div>'
-            f'<div class="kq-letter-body">{html_text(text[:start])}<span id="kq-cited" class="kq-cited">{cited}'
-            f"</span>{html_text(text[end:])}</div></div>")
-
-
 # ---- handlers -------------------------------------------------------------------------------------
 
 def read_filters(date_from: str, date_to: str, sender: str | None, dossier: str | None) -> Filters:
@@ -116,14 +64,14 @@ def read_filters(date_from: str, date_to: str, sender: str | None, dossier: str 
 
 def llm_body(llm) -> str:
     """The checked LLM answer for the chat: the supported sentences, then those dropped and why."""
-    body = " ".join(_md(s.text) for s in llm.shown)
+    body = " ".join(markdown_text(s.text) for s in llm.shown)
     dropped = [s for s in llm.sentences if not s.supported]
     if dropped:
         body += "\n\n*Dropped as unsupported:*\n" + "\n".join(
-            f"- ~~{_md(s.text)}~~ ({_md('; '.join(s.problems))})" for s in dropped)
+            f"- ~~{markdown_text(s.text)}~~ ({markdown_text('; '.join(s.problems))})" for s in dropped)
     if not llm.done:
         return body + "\n\n*Writing… each sentence appears once it has been checked against its passage.*"
-    return body + f"\n\n*Written by the LLM {_md(llm.model)}; every sentence shown was checked against the passage it cites.*"
+    return body + f"\n\n*Written by the LLM {markdown_text(llm.model)}; every sentence shown was checked against the passage it cites.*"
 
 
 def answer_turn(index, question: str, filters: Filters, previous=None, llm: LLMConfig | None = None) -> dict:
@@ -153,19 +101,19 @@ def render_turn(question: str, turn, written=None) -> dict:
     if written is not None and not written.fallback:
         body = llm_body(written)
     elif answer.answered:
-        body = " ".join(f"{_md(c.sentence_text())} [{c.number}]" for c in answer.citations)
+        body = " ".join(f"{markdown_text(c.sentence_text())} [{c.number}]" for c in answer.citations)
     else:
         body = no_answer_message(answer.language) + "\n\n" + "\n".join(
-            f"- ({n}) {_md(h.letter.title or h.letter.id)}, {h.letter.date}: {_md(tidy(h.passage.text)[:160])}…"
+            f"- ({n}) {markdown_text(h.letter.title or h.letter.id)}, {h.letter.date}: {markdown_text(tidy(h.passage.text)[:160])}…"
             for n, h in enumerate(answer.related, start=1))
     if written is not None and written.fallback:
-        body += f"\n\n*LLM answer not shown: {_md(written.fallback)}; this is the extractive answer.*"
-    refs = "\n".join(f"{label} {_md(cite(hit, paragraph))}" for label, hit, _, paragraph in shown)
+        body += f"\n\n*LLM answer not shown: {markdown_text(written.fallback)}; this is the extractive answer.*"
+    refs = "\n".join(f"{label} {markdown_text(cite(hit, paragraph))}" for label, hit, _, paragraph in shown)
     searched = f"*Searched letters {scope}.*".replace("….", "…") if scope else "*Searched all letters.*"
     if turn.resolved.follow_up:
-        searched += f" *Follow-up, {_md(turn.resolved.follow_up)}: searched for {_md(turn.resolved.query)}*"
+        searched += f" *Follow-up, {markdown_text(turn.resolved.follow_up)}: searched for {markdown_text(turn.resolved.query)}*"
     if turn.letter_facts():
-        searched += f"\n\n*{_md(turn.letter_facts())}*"
+        searched += f"\n\n*{markdown_text(turn.letter_facts())}*"
     message = f"{body}\n\n{searched}\n\n{refs}".strip()
     title = "Sources" if answer.answered else "Possibly relevant"
     sources = f"<h3>{title}</h3>" + "".join(source_card(*shown_one) for shown_one in shown)
@@ -324,32 +272,7 @@ def build_demo(index, llm: LLMConfig | None = None) -> gr.Blocks:
     return demo
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 CONCURRENT_QUESTIONS = 8  # questions answered at once (search releases the GIL in numpy, faiss, OpenVINO)
-
-
-def login_for(host: str, no_login: bool) -> tuple[str, str] | None:
-    """The login the app requires on `host`: none on loopback; on another address KAMERQA_USERNAME and
-    KAMERQA_PASSWORD, or an explicit --no-login; otherwise a UserError that says how to set one."""
-    if is_loopback(host):
-        return None
-    user, password = os.environ.get("KAMERQA_USERNAME"), os.environ.get("KAMERQA_PASSWORD")
-    if user and password:
-        return (user, password)
-    if no_login:
-        print(f"kamerqa serve: serving on {host} without a login (--no-login): anyone who can reach it can use it",
-              file=sys.stderr)
-        return None
-    raise UserError(f"--host {host} is reachable from other machines and no login is set; set KAMERQA_USERNAME "
-                    f"and KAMERQA_PASSWORD to require one, or pass --no-login to serve it open")
 
 
 def serve(index: Path | None = None, model: str | None = None, host: str = "127.0.0.1", port: int = 7860,

@@ -23,7 +23,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from corpus.readers import default_corpus, read_corpus  # noqa: E402
-from index.build import build_index, load_index  # noqa: E402
+from index.build import build_index  # noqa: E402
+from index.store import load_index  # noqa: E402
 from index.distributed import RaySettings, build_index_ray  # noqa: E402
 from index.embed import load_embedder  # noqa: E402
 

@@ -25,7 +25,7 @@ NOISE = 0.35  # per-vector noise norm relative to the unit centre: nearest real 
 def real_vectors(index_dir: Path | None, dim: int = 384) -> np.ndarray:
     """Passage and sentence vectors of a real index, or random directions when there is none."""
     if index_dir and (Path(index_dir) / "manifest.json").exists():
-        from index.build import load_index
+        from index.store import load_index
 
         index = load_index(Path(index_dir), deep_check=False)
         parts = [index.vectors.reconstruct_n(0, index.vectors.ntotal)]

@@ -7,7 +7,6 @@ A development tool for docs/RETRIEVAL.md; `kamerqa eval` gives the figures that 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np

@@ -14,7 +14,7 @@ from corpus.models import Letter, Passage
 from index.documents import passage_document, sentence_texts
 from index.embed import Embedder, cache_dir, load_embedder
 from index.lexical import Lexical
-from index.store import IndexError_, check_model, load_index, save_index  # noqa: F401 (load_index: re-exported)
+from index.store import IndexError_, save_index
 
 
 @dataclass(frozen=True)

@@ -15,14 +15,12 @@ import statistics
 import time
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 from corpus.models import Hit, Letter, Passage
-from qa import conversation_eval
-from qa.answer_eval import read_unanswerable, score_answers
+from qa.answer_eval import score_answers
 from qa.gold import QUOTE_THRESHOLD, GoldSpan, resolve_gold
-from qa.questions import Problem, Question, QuestionSet, load_questions
+from qa.questions import Problem, Question, QuestionSet
 
 SearchFn = Callable[[str, int], list[Hit]]
 

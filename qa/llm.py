@@ -11,11 +11,7 @@ shows the extractive answer. Nothing is sent anywhere unless the caller passes a
 """
 from __future__ import annotations
 
-import json
 import re
-import socket
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,12 +21,11 @@ from wordfreq import zipf_frequency
 from corpus.meta import MONTHS
 from corpus.models import Hit
 from qa import hints
-from qa.answer import Answer, cite, tidy
+from qa.answer import Answer, cite
+from qa.llm_client import LLMConfig, LLMError, complete, prompt
 from qa.search import best_sentence_row, passage_number, query_vector
 
-DEFAULT_TIMEOUT = 30.0  # seconds for the whole reply; a small local model on CPU needs about this
 MAX_PASSAGES = 5  # passages given to the model, numbered [1]..[5]
-MAX_TOKENS = 400
 # A sentence is close to its cited passage when rapidfuzz's partial ratio (best-aligned substring, folded
 # text) reaches FUZZ_MIN, or the cosine of the sentence (as a query) to the passage's best sentence
 # reaches COSINE_MIN. COSINE_MIN sits above the abstention threshold (0.82, qa/answer.py) so that a
@@ -44,33 +39,6 @@ COMMON_WORD_ZIPF = 4.0  # a capitalised word this frequent in the question's lan
 #                         ("Transport" may, "Brussels", "Smit-Kroes" may not; set on eval/llm_claims.jsonl)
 CORPUS_NAMES = frozenset({"dutch", "netherlands", "nederland", "nederlandse", "nederlands", "holland"})  # every
 #                         letter is Dutch: naming the country is never an invented name
-
-SYSTEM_PROMPT = {
-    "nl": ("Je beantwoordt vragen over Nederlandse Kamerbrieven. Gebruik alleen de genummerde passages. "
-           "Schrijf een kort antwoord in het Nederlands, twee tot vier zinnen. Eindig elke zin met het nummer "
-           "van de passage waarop die zin steunt, zoals [1]. Neem getallen, data en namen precies over. "
-           "Staat het antwoord niet in de passages, schrijf dan: Dat staat niet in deze passages."),
-    "en": ("You answer questions about Dutch parliamentary letters. Use only the numbered passages. Write "
-           "a short answer in English, two to four sentences. End every sentence with the number of the "
-           "passage it rests on, like [1]. Copy numbers, dates and names exactly. If the passages do not "
-           "answer the question, write: The passages do not say."),
-}
-
-
-class LLMError(Exception):
-    """The server could not be used; the message is the reason shown with the extractive answer."""
-
-
-@dataclass(frozen=True)
-class LLMConfig:
-    url: str  # the OpenAI base URL, e.g. http://127.0.0.1:8080/v1
-    model: str = ""  # the server's model name; llama-server ignores it, Ollama and vLLM need it
-    timeout: float = DEFAULT_TIMEOUT
-
-    @property
-    def endpoint(self) -> str:
-        return self.url.rstrip("/") + "/chat/completions"
-
 
 @dataclass(frozen=True)
 class SentenceCheck:
@@ -107,43 +75,6 @@ class LLMAnswer:
         return {"model": self.model, "used": not self.fallback, "fallback": self.fallback,
                 "sentences": [s.to_json() for s in self.sentences],
                 "passages": [h.passage.id for h in self.passages]}
-
-
-# ---- the server ------------------------------------------------------------------------------------
-
-def prompt(question: str, hits: list[Hit]) -> list[dict]:
-    """The chat messages: instructions in the question's language, the numbered passages, the question."""
-    numbered = "\n\n".join(f"[{n}] ({h.letter.title or h.letter.id}, {h.letter.date or 'undated'}) "
-                           f"{tidy(h.passage.text)}" for n, h in enumerate(hits, start=1))
-    return [{"role": "system", "content": SYSTEM_PROMPT[hints.language(question)]},
-            {"role": "user", "content": f"Passages:\n\n{numbered}\n\nQuestion: {question}"}]
-
-
-def complete(config: LLMConfig, messages: list[dict]) -> str:
-    """The server's reply text; raises LLMError saying what went wrong (absent, slow, malformed)."""
-    body = json.dumps({"model": config.model or "default", "messages": messages, "temperature": 0,
-                       "max_tokens": MAX_TOKENS, "stream": False}).encode()
-    request = urllib.request.Request(config.endpoint, body, {"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=config.timeout) as response:
-            raw = response.read()
-    except urllib.error.HTTPError as e:
-        raise LLMError(f"the LLM server at {config.endpoint} answered HTTP {e.code}") from None
-    except (socket.timeout, TimeoutError):
-        raise LLMError(f"the LLM server at {config.endpoint} did not answer within {config.timeout:g} s") from None
-    except (urllib.error.URLError, OSError) as e:
-        reason = getattr(e, "reason", e)
-        if isinstance(reason, (socket.timeout, TimeoutError)):
-            raise LLMError(f"the LLM server at {config.endpoint} did not answer within {config.timeout:g} s") from None
-        raise LLMError(f"no LLM server at {config.endpoint} ({reason})") from None
-    try:
-        content = json.loads(raw)["choices"][0]["message"]["content"]
-    except (ValueError, KeyError, IndexError, TypeError):
-        raise LLMError(f"the LLM server at {config.endpoint} sent a reply that is not an OpenAI chat "
-                       f"completion ({raw[:80]!r})") from None
-    if not isinstance(content, str) or not content.strip():
-        raise LLMError(f"the LLM server at {config.endpoint} sent an empty answer")
-    return content
 
 
 # ---- the checks ------------------------------------------------------------------------------------

@@ -17,8 +17,8 @@ from typing import Iterator
 
 from corpus.models import Hit
 from qa import hints
-from qa.llm import (MAX_PASSAGES, MAX_TOKENS, LLMAnswer, LLMConfig, LLMError, check_reply, check_sentence,
-                    embedding_similarity, prompt, split_sentences)
+from qa.llm import MAX_PASSAGES, LLMAnswer, check_reply, check_sentence, embedding_similarity, split_sentences
+from qa.llm_client import MAX_TOKENS, LLMConfig, LLMError, prompt
 
 
 def stream_reply(config: LLMConfig, messages: list[dict]) -> Iterator[str]:

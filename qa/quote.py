@@ -18,7 +18,7 @@ import numpy as np
 from corpus.models import Hit
 from index.lexical import analyse
 from qa import hints
-from qa.search import best_sentence_row, passage_number, query_vector, sentence_matrix, sentence_rows
+from qa.search import passage_number, query_vector, sentence_matrix, sentence_rows
 
 QUOTE_FROM = 3  # sentences are taken from this many top hits
 MAX_BLOCK_WORDS = 70  # a quoted block: 1-3 consecutive sentences of at most this many words (issue: ~80;

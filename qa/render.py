@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import replace
 
 from corpus.models import Hit
 
@@ -69,3 +70,52 @@ def highlighted(hit: Hit, marks: tuple[tuple[int, int], ...], flat: bool = False
         at = e
     out.append(html_text(text[at:p.end], flat))
     return "".join(out)
+
+
+# ---- the app's HTML and Markdown: every piece of letter text goes through html.escape ------------
+
+def markdown_text(text: str) -> str:
+    """Letter text for the chat's Markdown: HTML-escaped, Markdown punctuation backslash-escaped."""
+    text = re.sub(r"([\\`*_\[\]#|~$])", r"\\\1", html.escape(tidy(text)))
+    return re.sub(r"^(\d+)\.|^([-+])", lambda m: f"{m.group(1)}\\." if m.group(1) else f"\\{m.group(2)}", text)
+
+
+def link_html(url: str, label: str) -> str:
+    if not url.startswith(("https://", "http://")):
+        return ""
+    return f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener noreferrer">{label}</a>'
+
+
+def meta_line(hit: Hit, paragraph: int | None = None) -> str:
+    m, p = hit.letter, hit.passage
+    parts = [f"date {html.escape(m.date or 'unknown')}"]
+    if m.sender:
+        parts.append(f"from {html.escape(m.sender)}")
+    if m.dossier:
+        parts.append(f"Kamerstuk {html.escape(m.dossier)}" + (f", nr. {html.escape(m.stuk)}" if m.stuk else ""))
+    if m.kenmerk:
+        parts.append(f"kenmerk {html.escape(m.kenmerk)}")
+    parts.append(f"paragraph {paragraph or p.paragraph} of letter {html.escape(m.id)}")
+    return " · ".join(parts)
+
+
+def source_card(label: str, hit: Hit, sentence: tuple[int, int] | None, paragraph: int | None = None) -> str:
+    """One source: title, metadata, the passage in its own words with the answering sentence marked."""
+    body = highlighted(hit, (sentence,) if sentence else (), flat=True)
+    link = link_html(hit.letter.url, "official publication")
+    return (f'<div class="kq-source"><b>{html.escape(label)} {html.escape(hit.letter.title or hit.letter.id)}</b>'
+            f'<div class="kq-meta">{meta_line(hit, paragraph)}</div><blockquote class="kq-passage">{body.strip()}</blockquote>'
+            f"{link}</div>")
+
+
+def letter_view(hit: Hit, sentence: tuple[int, int] | None) -> str:
+    """The whole letter as text, the cited passage's sentences in an element with id kq-cited (lines
+    around them, such as a footnote or the signature, stay outside), the answering sentence marked."""
+    text, p = hit.letter.text, hit.passage
+    start, end = (p.sentences[0][0], p.sentences[-1][1]) if p.sentences else (p.start, p.end)
+    cited = highlighted(replace(hit, passage=replace(p, start=start, end=end)), (sentence,) if sentence else ())
+    link = link_html(hit.letter.url, "official publication")
+    return (f'<div class="kq-letter"><h3>{html.escape(hit.letter.title or hit.letter.id)}</h3>'
+            f'<div class="kq-meta">{meta_line(hit)} {link}</div>'
+            f'<div class="kq-letter-body">{html_text(text[:start])}<span id="kq-cited" class="kq-cited">{cited}'
+            f"</span>{html_text(text[end:])}</div></div>")

@@ -75,3 +75,14 @@ def real_index(tmp_path_factory):
     letters = read_corpus([root / "sgd" / "letters.jsonl", root / "modern"]).letters
     build_index(letters, path, load_embedder())
     return open_index(path)
+
+
+def answer_always(monkeypatch, answerable: bool) -> None:
+    """Make the answer-or-abstain decision `answerable`: the fake embedder's cosines say nothing about
+    whether the letters answer, and a test of what an answer shows needs one."""
+    from dataclasses import replace
+
+    from qa import abstain
+
+    decide = abstain.decide
+    monkeypatch.setattr(abstain, "decide", lambda *a, **k: replace(decide(*a, **k), answerable=answerable))

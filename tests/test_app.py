@@ -11,6 +11,7 @@ import pytest
 
 import app
 from qa import cli, feedback
+from qa.access import is_loopback, login_for
 from qa.answer import compose_answer
 from qa.search import open_index
 
@@ -131,8 +132,8 @@ def test_demo_builds_with_the_ask_endpoint(fake_index):
 
 
 def test_only_loopback_counts_as_local():
-    assert app.is_loopback("127.0.0.1") and app.is_loopback("localhost") and app.is_loopback("::1")
-    assert not app.is_loopback("0.0.0.0") and not app.is_loopback("example.org")
+    assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
+    assert not is_loopback("0.0.0.0") and not is_loopback("example.org")
 
 
 def test_open_address_without_login_is_refused_before_loading(monkeypatch, tmp_path, capsys):
@@ -153,5 +154,5 @@ def test_open_address_without_login_is_refused_before_loading(monkeypatch, tmp_p
 def test_login_from_the_environment_on_an_open_address(monkeypatch):
     monkeypatch.setenv("KAMERQA_USERNAME", "redactie")
     monkeypatch.setenv("KAMERQA_PASSWORD", "geheim")
-    assert app.login_for("0.0.0.0", no_login=False) == ("redactie", "geheim")
-    assert app.login_for("127.0.0.1", no_login=False) is None
+    assert login_for("0.0.0.0", no_login=False) == ("redactie", "geheim")
+    assert login_for("127.0.0.1", no_login=False) is None

@@ -12,6 +12,7 @@ from qa.answer import compose_answer
 from qa.conversation import ask, resolve, why_follow_up
 from qa.conversation_eval import Gold, answer_at_1, load_conversations, spans_overlap
 from qa.search import Filters
+from tests.conftest import answer_always
 
 MIGRATION = "Wat wil Nederland op het gebied van secundaire migratie?"
 compose = partial(compose_answer, abstain_below=-1.0)  # the fake embedder scores below the real threshold
@@ -83,7 +84,7 @@ def test_a_new_question_drops_the_previous_letter_and_filters(fake_index):
 
 
 def test_chat_reads_questions_from_stdin_and_shows_what_it_searched(fake_index, monkeypatch, capsys):
-    monkeypatch.setattr("qa.answer.ABSTAIN_BELOW", {"nl": -1.0, "en": -1.0})
+    answer_always(monkeypatch, True)
     monkeypatch.setattr("sys.stdin", io.StringIO(f"{MIGRATION}\n\nWie heeft die brief ondertekend?\n"))
     assert cli.main(["chat", "--index", str(fake_index.path), "--model", "fake"]) == 0
     out = capsys.readouterr().out
@@ -139,7 +140,7 @@ def test_the_app_resolves_a_follow_up_against_the_last_turn(fake_index, monkeypa
 
 
 def test_eval_conversations_reports_answer_at_1_per_turn(fake_index, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("qa.answer.ABSTAIN_BELOW", {"nl": -1.0, "en": -1.0})
+    answer_always(monkeypatch, True)
     turns = [(MIGRATION, "Nederland wil dat het gemeenschappelijk Europees asielstelsel bijdraagt aan het voorkomen"),
              ("Waar moeten asielzoekers volgens die brief hun procedure doorlopen?",
               "Asielzoekers moeten hun procedure doorlopen in het land van aankomst."),

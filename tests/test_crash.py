@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from index.build import load_index
+from index.store import load_index
 from index.store import IndexError_, read_manifest
 from qa.cli import main
 from qa.search import search

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from corpus.readers import read_corpus
-from index.build import build_index, load_index
+from index.build import build_index
+from index.store import load_index
 from index.embed import fake_embedder
 from index.store import FORMAT_VERSION, MANIFEST, IndexError_
 from qa.answer import compose_answer

@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = {"corpus": 0, "index": 1, "qa": 2, "app": 3, "qa.cli": 3, "qa.cli_eval": 3}  # app and the CLI on top
+LAYERS = {"corpus": 0, "index": 1, "qa": 2, "app": 3, "qa.cli": 3, "qa.cli_ask": 3, "qa.cli_eval": 3}  # app, CLI on top
 MAX_MODULE_LINES = 300
 
 

@@ -7,17 +7,17 @@ import os
 import socket
 import threading
 import time
-from dataclasses import replace
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from qa import abstain
 from qa.answer import compose_answer
 
 from qa import cli
-from qa.llm import LLMConfig, SentenceCheck, check_reply, llm_answer, split_sentences
+from tests.conftest import answer_always
+from qa.llm import SentenceCheck, check_reply, llm_answer, split_sentences
+from qa.llm_client import LLMConfig
 from qa.llm_stream import stream_answer
 from qa.search import open_index, search
 
@@ -220,12 +220,6 @@ def test_checks_without_an_embedder_use_rapidfuzz_only():
 def test_split_sentences_keeps_markers_and_decimals():
     assert split_sentences("Het vet is 2,5 pct. [1] De prijs daalt 4 cent [2].\nKlaar [1].") == [
         "Het vet is 2,5 pct. [1]", "De prijs daalt 4 cent [2].", "Klaar [1]."]
-
-
-def answer_always(monkeypatch, answerable: bool) -> None:
-    """Make the answer-or-abstain decision `answerable` (its inputs are the fake embedder's)."""
-    decide = abstain.decide
-    monkeypatch.setattr(abstain, "decide", lambda *a, **k: replace(decide(*a, **k), answerable=answerable))
 
 
 def test_ask_json_has_the_llm_key_and_shows_the_checked_answer(server, script, index, capsys, tmp_path, monkeypatch):

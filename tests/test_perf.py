@@ -3,7 +3,6 @@ Nothing here is timed; the timings are in docs/PERFORMANCE.md (kamerqa bench).""
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import replace
 from pathlib import Path
 

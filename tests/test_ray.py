@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from corpus.readers import read_corpus
-from index.build import build_index, load_index
+from index.build import build_index
+from index.store import load_index
 from index.embed import fake_embedder
 from index.store import read_manifest
 from qa.cli import main

@@ -1,9 +1,8 @@
 """Letters are shown as text: markup rendered, every piece escaped, only sentences highlighted."""
 from __future__ import annotations
 
-import app
 from corpus.models import Hit, Letter, Passage
-from qa.render import display_text, highlighted, tidy
+from qa.render import display_text, highlighted, letter_view, tidy
 
 MD = ("**Ons kenmerk**  \n2298637\n\nOndanks de herziening van het GEAS<sup>1</sup>, is het van belang. "
       "Het GEAS moet secundaire migratie voorkomen.\n\nDe Staatssecretaris,\n\nMark Harbers\n\n---\n\n"
@@ -31,7 +30,7 @@ def test_letter_view_keeps_signature_and_footnote_outside_the_cited_passage():
     s1 = (start, MD.index("Het GEAS moet") - 1)
     s2 = (MD.index("Het GEAS moet"), MD.index("voorkomen.") + len("voorkomen."))
     passage = Passage("seed", 2, start, len(MD), MD[start:], MD[start:], (s1, s2))  # span runs to the end
-    view = app.letter_view(Hit(passage, 1.0, Letter("seed", MD, title="Migratie")), s2)
+    view = letter_view(Hit(passage, 1.0, Letter("seed", MD, title="Migratie")), s2)
     cited = view[view.index('id="kq-cited"'):view.index("</span>")]
     assert "GEAS¹" in cited and "<mark>Het GEAS moet secundaire migratie voorkomen.</mark>" in cited
     assert "Harbers" not in cited and "Zie Kamerstuk" not in cited
