@@ -70,6 +70,7 @@ def build(letters, path: Path, encoder=None, actors: int = 2):
 
 
 @pytest.mark.ray
+@pytest.mark.slow  # a local Ray cluster is processes: not in the fast tier
 def test_ray_build_equals_single_process_build(cluster, letters, single, tmp_path):
     report = build(letters, tmp_path / "index")
     assert (report.shards, report.shards_reused, report.actors) == (16, 0, 2)
@@ -92,6 +93,7 @@ def dying_encoder(marker: Path):
 
 
 @pytest.mark.ray
+@pytest.mark.slow  # a local Ray cluster is processes: not in the fast tier
 def test_a_worker_killed_mid_build_is_replaced_and_the_build_finishes(cluster, letters, single, tmp_path):
     marker = tmp_path / "killed"
     report = build(letters, tmp_path / "index", dying_encoder(marker))
@@ -118,6 +120,7 @@ def recording_encoder(log: Path, fail_shard: int | None = None):
 
 
 @pytest.mark.ray
+@pytest.mark.slow  # a local Ray cluster is processes: not in the fast tier
 def test_an_interrupted_build_resumes_embedding_only_the_missing_shards(cluster, letters, single, tmp_path):
     from index.distributed import ClusterError
 
@@ -135,6 +138,7 @@ def test_an_interrupted_build_resumes_embedding_only_the_missing_shards(cluster,
 
 
 @pytest.mark.ray
+@pytest.mark.slow  # a local Ray cluster is processes: not in the fast tier
 def test_cli_index_with_ray(cluster, letters_dir, tmp_path, capsys):
     path = tmp_path / "index"
     assert main(["index", "--corpus", str(letters_dir), "--index", str(path), "--model", "fake", "--quiet",
