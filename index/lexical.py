@@ -29,6 +29,7 @@ about with by from at that this it as be has have had been would should
 """.split())
 
 
+@lru_cache(maxsize=500_000)  # words repeat: analysing the answer's passages folds the same ones again
 def fold(word: str) -> str:
     """Lower-case and strip accents: 'Financiën' -> 'financien'."""
     decomposed = unicodedata.normalize("NFKD", word.lower())
