@@ -101,7 +101,8 @@ def start_ray(ray, cluster: RaySettings) -> bool:
         else:  # the local cluster's processes inherit this environment: no runtime_env, so Ray's
             # prestarted workers serve the build (a runtime_env would start a second set)
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # a local cluster sends nothing anywhere
-            os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(filter(None, [str(CODE_ROOT), os.environ.get("PYTHONPATH")])))
+            paths = [str(CODE_ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+            os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))  # workers import this checkout
             ray.init(address="local", num_cpus=cluster.cpus or os.cpu_count(), include_dashboard=False,
                      _node_ip_address="127.0.0.1", _temp_dir=cluster.temp_dir, log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as e:
@@ -159,9 +160,9 @@ def build_index_ray(letters: list[Letter], path: Path, model: str | None = None,
             report.embedded = embed_shards(ray, todo, folder, model, settings, report.actors, encoder, progress)
         except ray.exceptions.RayError as e:
             written = len(list(folder.glob("shard-*")))
-            raise ClusterError(f"the Ray build of {path} stopped ({type(e).__name__}: {str(e).strip().splitlines()[-1][:300]}); "
-                               f"{written} of {len(plan)} shards are written: run the same command again to "
-                               f"embed only the rest") from None
+            reason = str(e).strip().splitlines()[-1][:300]
+            raise ClusterError(f"the Ray build of {path} stopped ({type(e).__name__}: {reason}); {written} of "
+                               f"{len(plan)} shards are written: run the same command again to embed only the rest") from None
         finally:
             if started_here:
                 ray.shutdown()
