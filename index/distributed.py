@@ -11,6 +11,7 @@ object store and only the driver reads and writes files. Ray is an optional extr
 """
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import shutil
@@ -88,22 +89,24 @@ def _chunk_row(row: dict, settings: BuildSettings) -> dict:
     return {"shard": work.number, "work": pickle.dumps(work)}
 
 
-def start_ray(ray, cluster: RaySettings) -> bool:
+def start_ray(ray, cluster: RaySettings, progress: bool = True) -> bool:
     """Connect to `cluster.address`, or start a local cluster (loopback only, no dashboard); whether this
     call started it (False: Ray was already initialised in this process)."""
     if ray.is_initialized():
         return False
     env = {k: v for k, v in os.environ.items() if k.startswith("KAMERQA_")}
+    quiet = {"logging_level": logging.INFO if progress else logging.WARNING}  # Ray's own start-up lines
     try:
         if cluster.address:
             ray.init(address=cluster.address, runtime_env={"env_vars": env}, include_dashboard=False,
-                     log_to_driver=False)
+                     log_to_driver=False, **quiet)
         else:  # the local cluster's processes inherit this environment: no runtime_env, so Ray's
             # prestarted workers serve the build (a runtime_env would start a second set)
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # a local cluster sends nothing anywhere
-            os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(filter(None, [str(CODE_ROOT), os.environ.get("PYTHONPATH")])))
+            paths = [str(CODE_ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+            os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))  # workers import this checkout
             ray.init(address="local", num_cpus=cluster.cpus or os.cpu_count(), include_dashboard=False,
-                     _node_ip_address="127.0.0.1", _temp_dir=cluster.temp_dir, log_to_driver=False)
+                     _node_ip_address="127.0.0.1", _temp_dir=cluster.temp_dir, log_to_driver=False, **quiet)
     except (ConnectionError, RuntimeError, ValueError) as e:
         raise ClusterError(f"cannot start or reach the Ray cluster {cluster.address or '(local)'} "
                            f"({type(e).__name__}: {str(e)[:200]}); check the address, or leave it out "
@@ -153,15 +156,15 @@ def build_index_ray(letters: list[Letter], path: Path, model: str | None = None,
     todo = [(k, run) for k, run in enumerate(plan) if k not in done]
     report = RayBuildReport(letters=len(letters), shards=len(plan), shards_reused=len(plan) - len(todo))
     if todo:
-        started_here = start_ray(ray, cluster)
+        started_here = start_ray(ray, cluster, progress)
         try:
             report.actors = min(cluster.actors or int(ray.cluster_resources().get("CPU", 1)), len(todo))
             report.embedded = embed_shards(ray, todo, folder, model, settings, report.actors, encoder, progress)
         except ray.exceptions.RayError as e:
             written = len(list(folder.glob("shard-*")))
-            raise ClusterError(f"the Ray build of {path} stopped ({type(e).__name__}: {str(e).strip().splitlines()[-1][:300]}); "
-                               f"{written} of {len(plan)} shards are written: run the same command again to "
-                               f"embed only the rest") from None
+            reason = str(e).strip().splitlines()[-1][:300]
+            raise ClusterError(f"the Ray build of {path} stopped ({type(e).__name__}: {reason}); {written} of "
+                               f"{len(plan)} shards are written: run the same command again to embed only the rest") from None
         finally:
             if started_here:
                 ray.shutdown()

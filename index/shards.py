@@ -82,10 +82,11 @@ def prepare_folder(folder: Path, letters: list[Letter], model: str, settings: Bu
 def chunk_shard(number: int, letters: list[Letter], settings: BuildSettings) -> ShardWork:
     """The single-process build's chunking and texts for these letters."""
     pairs = [(p, letter) for letter in letters for p in chunk_letter(letter, settings.chunking)]
-    sentences = [(i, j, t) for i, (p, _) in enumerate(pairs) for j, t in sentence_texts(p, settings.min_sentence_words)] \
-        if settings.sentences else []
-    return ShardWork(number, [p for p, _ in pairs], [passage_document(p, letter, settings.header) for p, letter in pairs],
-                     [t for _, _, t in sentences], np.array([(i, j) for i, j, _ in sentences], dtype=np.int32).reshape(-1, 2))
+    sentences = [(i, j, t) for i, (p, _) in enumerate(pairs) if settings.sentences
+                 for j, t in sentence_texts(p, settings.min_sentence_words)]
+    owner = np.array([(i, j) for i, j, _ in sentences], dtype=np.int32).reshape(-1, 2)
+    documents = [passage_document(p, letter, settings.header) for p, letter in pairs]
+    return ShardWork(number, [p for p, _ in pairs], documents, [t for _, _, t in sentences], owner)
 
 
 def write_shard(folder: Path, work: ShardWork, passage_vectors: np.ndarray, sentence_vectors: np.ndarray,
