@@ -150,6 +150,7 @@ class OpenVINOSession:
             config["INFERENCE_NUM_THREADS"] = threads
         compiled = ov.Core().compile_model(str(path), "CPU", config)
         self.streams = compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")
+        self.precision = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()  # e.g. "bf16"
         self.queue = ov.AsyncInferQueue(compiled, self.streams)
 
     def run_all(self, feeds: list[dict], reduce) -> list[np.ndarray]:

@@ -1,0 +1,80 @@
+"""Bytes per passage of everything an index holds: its files on disk, and in memory after loading it
+and answering one question with every retriever (so the caches search builds are counted too).
+
+In memory = Python and numpy allocations (tracemalloc: letters, passages, BM25's sparse matrix and
+vocabulary, sentence owners, the score matrices search caches) + faiss's own C++ memory (its serialised
+size: codes, ids, centroids), which tracemalloc cannot see. The process's resident-set growth is reported
+next to it as a cross-check (it also counts allocator slack)."""
+from __future__ import annotations
+
+import gc
+import os
+import tracemalloc
+from pathlib import Path
+
+from index.build import load_index
+from index.store import Index
+from qa.search import RETRIEVERS, search
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
+def file_bytes(index: Index) -> dict[str, int]:
+    """Bytes of each file of the index's current generation, by relative path."""
+    return {rel: info["bytes"] for rel, info in index.manifest["files"].items()}
+
+
+def faiss_bytes(vectors) -> int:
+    import faiss
+
+    return 0 if vectors is None else int(faiss.serialize_index(vectors).nbytes)
+
+
+def lexical_bytes(index: Index) -> int:
+    """BM25's sparse score matrix (data, indices, indptr) as numpy holds it."""
+    scores = getattr(getattr(index.lexical, "bm25", None), "scores", {}) or {}
+    return int(sum(v.nbytes for v in scores.values() if hasattr(v, "nbytes")))
+
+
+def _load_and_search(path: Path | str, embedder, questions: list[str]) -> Index:
+    index = load_index(Path(path), deep_check=False)
+    index.extra["embedder"] = embedder  # as open_index does; the model is loaded before counting starts
+    for retriever in RETRIEVERS:
+        for q in questions[:2]:
+            search(index, q, k=10, retriever=retriever)
+    return index
+
+
+def measure(path: Path | str, embedder, questions: list[str]) -> dict:
+    """Load the index at `path` (with `embedder` already loaded, so the model is not counted), run each
+    retriever on two questions, and report bytes per passage: on disk, in memory, and the parts
+    (`search_matrices`: the float32 copies of the vectors that exact search keeps)."""
+    _load_and_search(path, embedder, questions)  # once uncounted: the modules it imports are no index's
+    gc.collect()
+    rss_before = _rss_bytes()
+    tracemalloc.start()
+    index = _load_and_search(path, embedder, questions)
+    gc.collect()
+    python_bytes = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    rss = _rss_bytes() - rss_before
+    n = len(index.passages)
+    parts = {"passage_vectors": faiss_bytes(index.vectors), "sentence_vectors": faiss_bytes(index.sentence_vectors),
+             "sentence_owner": int(index.sentence_owner.nbytes) if index.sentence_owner is not None else 0,
+             "bm25_matrix": lexical_bytes(index),
+             "letters_text": sum(len(letter.text.encode()) for letter in index.letters.values()),
+             "search_matrices": sum(getattr(index.extra.get(k), "nbytes", 0) for k in ("passage_matrix", "sentence_matrix"))}
+    in_memory = python_bytes + parts["passage_vectors"] + parts["sentence_vectors"]
+    files = file_bytes(index)
+    return {"passages": n, "sentences": 0 if index.sentence_vectors is None else int(index.sentence_vectors.ntotal),
+            "disk": round(sum(files.values()) / n, 1),
+            "in_memory": round(in_memory / n, 1),
+            "in_memory_rss_growth": round(rss / n, 1),
+            "parts": {k: round(v / n, 1) for k, v in parts.items()},
+            "python_and_numpy": round(python_bytes / n, 1)}
