@@ -177,13 +177,31 @@ def onnx_session(path: Path, threads: int | None = None):
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def encode_onnx(session, tokenizer, texts: list[str], batch_size: int = 32, max_tokens: int = MAX_TOKENS) -> np.ndarray:
-    """Mean-pooled, L2-normalised vectors; texts are batched by token length to cut padding, in at least
-    as many batches as the session runs at once."""
+# Tokens in one batch (batch x longest text). OpenVINO's working memory grows with batch x tokens^2
+# (attention): 32 texts of 512 tokens on 2 streams took 2.7 GB above the model; 4096 bounds each stream's
+# batch to 8 texts of 512 tokens. Measured on the default corpus's longest passages (/tmp/mem.py in
+# docs/PERFORMANCE.md's memory section); short texts still go 32 at a time.
+BATCH_TOKENS = 4096
+
+
+def _token_batches(lengths: list[int], order: np.ndarray, size: int, budget: int) -> list[np.ndarray]:
+    """`order` (longest first) cut into batches of at most `size` texts and `budget` padded tokens."""
+    groups, start = [], 0
+    while start < len(order):
+        count = max(1, min(size, budget // max(1, lengths[start])))
+        groups.append(order[start:start + count])
+        start += count
+    return groups
+
+
+def encode_onnx(session, tokenizer, texts: list[str], batch_size: int = 32, max_tokens: int = MAX_TOKENS,
+                batch_tokens: int = BATCH_TOKENS) -> np.ndarray:
+    """Mean-pooled, L2-normalised vectors; texts are batched by token length to cut padding (at most
+    `batch_tokens` tokens a batch), in at least as many batches as the session runs at once."""
     ids = tokenizer(list(texts), truncation=True, max_length=max_tokens)["input_ids"]
     order = np.argsort([-len(x) for x in ids], kind="stable")
     size = max(1, min(batch_size, -(-len(order) // getattr(session, "streams", 1))))
-    groups = [order[start:start + size] for start in range(0, len(order), size)]
+    groups = _token_batches([len(ids[i]) for i in order], order, size, batch_tokens)
     feeds = []
     for rows in groups:
         width = max(len(ids[i]) for i in rows)

@@ -200,9 +200,13 @@ def sentence_scores(index: Index, question: str, q: np.ndarray | None = None) ->
     best = passage.copy()
     if is_exact(index.sentence_vectors):
         np.maximum.at(best, index.sentence_owner[:, 0], sentence_matrix(index) @ q)
-    else:
+    elif "IVF" in type(index.sentence_vectors).__name__:  # searchable: the nearest CANDIDATES sentences
         rows, scores = candidate_scores(index.sentence_vectors, q)
         np.maximum.at(best, index.sentence_owner[rows, 0], scores)
+    else:  # compressed codes (SQ8/PQ): only the sentences of the top passage candidates are scored
+        top = np.argpartition(-passage, min(CANDIDATES, len(passage)) - 1)[:CANDIDATES]
+        rows = np.concatenate([sentence_rows(index, int(i)) for i in top])
+        np.maximum.at(best, index.sentence_owner[rows, 0], sentence_matrix(index)[rows] @ q)
     return 0.5 * passage + 0.5 * best
 
 
