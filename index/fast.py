@@ -178,10 +178,11 @@ def onnx_session(path: Path, threads: int | None = None):
 
 
 # Tokens in one batch (batch x longest text). OpenVINO's working memory grows with batch x tokens^2
-# (attention): 32 texts of 512 tokens on 2 streams took 2.7 GB above the model; 4096 bounds each stream's
-# batch to 8 texts of 512 tokens. Measured on the default corpus's longest passages (/tmp/mem.py in
-# docs/PERFORMANCE.md's memory section); short texts still go 32 at a time.
-BATCH_TOKENS = 4096
+# (attention). Encoding the default corpus's 64 longest passages (~512 tokens; /tmp/mem.py, see
+# docs/PERFORMANCE.md "Build memory"), peak RSS with the model loaded (1.5 GB): 32 a batch 4.3 GB,
+# 4096 tokens 2.3 GB, 2048 tokens 2.0 GB, at the same speed within the noise of the shared machine.
+# Short texts (sentences) still go 32 at a time.
+BATCH_TOKENS = 2048
 
 
 def _token_batches(lengths: list[int], order: np.ndarray, size: int, budget: int) -> list[np.ndarray]:
