@@ -3,26 +3,17 @@ and answering one question with every retriever (so the caches search builds are
 
 In memory = Python and numpy allocations (tracemalloc: letters, passages, BM25's sparse matrix and
 vocabulary, sentence owners, the score matrices search caches) + faiss's own C++ memory (its serialised
-size: codes, ids, centroids), which tracemalloc cannot see. The process's resident-set growth is reported
-next to it as a cross-check (it also counts allocator slack)."""
+size: codes, ids, centroids), which tracemalloc cannot see. (The process's resident-set growth is no
+measure: after the uncounted first load the allocator reuses freed memory, and it read 0.)"""
 from __future__ import annotations
 
 import gc
-import os
 import tracemalloc
 from pathlib import Path
 
 from index.build import load_index
 from index.store import Index
 from qa.search import RETRIEVERS, search
-
-
-def _rss_bytes() -> int:
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:
-        return 0
 
 
 def file_bytes(index: Index) -> dict[str, int]:
@@ -57,13 +48,11 @@ def measure(path: Path | str, embedder, questions: list[str]) -> dict:
     (`search_matrices`: the float32 copies of the vectors that exact search keeps)."""
     _load_and_search(path, embedder, questions)  # once uncounted: the modules it imports are no index's
     gc.collect()
-    rss_before = _rss_bytes()
     tracemalloc.start()
     index = _load_and_search(path, embedder, questions)
     gc.collect()
     python_bytes = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
-    rss = _rss_bytes() - rss_before
     n = len(index.passages)
     parts = {"passage_vectors": faiss_bytes(index.vectors), "sentence_vectors": faiss_bytes(index.sentence_vectors),
              "sentence_owner": int(index.sentence_owner.nbytes) if index.sentence_owner is not None else 0,
@@ -75,6 +64,5 @@ def measure(path: Path | str, embedder, questions: list[str]) -> dict:
     return {"passages": n, "sentences": 0 if index.sentence_vectors is None else int(index.sentence_vectors.ntotal),
             "disk": round(sum(files.values()) / n, 1),
             "in_memory": round(in_memory / n, 1),
-            "in_memory_rss_growth": round(rss / n, 1),
             "parts": {k: round(v / n, 1) for k, v in parts.items()},
             "python_and_numpy": round(python_bytes / n, 1)}
