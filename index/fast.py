@@ -244,6 +244,7 @@ def exported_embedder(name: str, backend: str = DEFAULT_BACKEND, threads: int | 
     except Exception as e:  # export or runtime failure: say how to fall back
         raise ModelError(f"cannot build the {backend} model for {name!r} ({type(e).__name__}: "
                          f"{str(e)[:200]}); use KAMERQA_BACKEND=torch") from None
+    model[0].auto_model.to("meta")  # the exported model runs from here on: free the torch weights (~470 MB)
     # the prompts sentence-transformers' encode_query / encode_document would use
     query_prompt = model.prompts.get("query", "")
     document_prompt = next((model.prompts[k] for k in ("document", "passage", "corpus") if k in model.prompts), "")
