@@ -44,7 +44,12 @@ ROUNDS = 3  # rounds of each timing (--rounds)
 def grow(real: Index, n: int, seed: int = 0):
     """(passage vectors, sentence vectors, sentence owner, passage numbers of the real template, texts)
     for `n` passages: the real ones first, then mixtures (see the module's docstring)."""
+    import faiss
+
     rng = np.random.default_rng(seed)
+    for stored in (real.vectors, real.sentence_vectors):
+        if "IVF" in type(stored).__name__:  # reconstruct_n needs the id -> list map
+            faiss.extract_index_ivf(stored).make_direct_map()
     P = real.vectors.reconstruct_n(0, real.vectors.ntotal)
     S = real.sentence_vectors.reconstruct_n(0, real.sentence_vectors.ntotal)
     bounds = np.searchsorted(real.sentence_owner[:, 0], np.arange(len(P) + 1))
