@@ -2,9 +2,10 @@
 
     python bench/scale.py --sizes 10000 100000 1000000 --out docs/scale.json [--index /tmp/kq-index]
 
-Synthetic vectors keep the shape of real ones: each is a real passage or sentence vector of the given
-index (multilingual-e5-small) plus Gaussian noise, renormalised, so neighbourhoods are as crowded as in
-the real corpus. Queries are drawn the same way (and are not in the collection). Recall@10 is against
+Synthetic vectors keep the geometry of real ones: each is a random convex mix of 2-3 real passage or
+sentence vectors of the given index (multilingual-e5-small), renormalised (until 2026-11-30 they were
+noisy copies of single real vectors, ~147 per vector at 1M, which made probing depth irrelevant).
+Queries are drawn the same way (and are not in the collection). Recall@10 is against
 exact inner-product search; latency is one query at a time, 2 threads, after a warm-up.
 """
 from __future__ import annotations
@@ -18,8 +19,6 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-NOISE = 0.35  # per-vector noise norm relative to the unit centre: nearest real neighbours stay ~0.9 cosine
 
 
 def real_vectors(index_dir: Path | None, dim: int = 384) -> np.ndarray:
@@ -38,15 +37,10 @@ def real_vectors(index_dir: Path | None, dim: int = 384) -> np.ndarray:
 
 
 def synthetic(centres: np.ndarray, n: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    out = np.empty((n, centres.shape[1]), dtype=np.float32)
-    for start in range(0, n, 100_000):
-        m = min(100_000, n - start)
-        noise = rng.standard_normal((m, centres.shape[1])).astype(np.float32)
-        noise *= NOISE / np.sqrt(centres.shape[1])
-        block = centres[rng.integers(0, len(centres), m)] + noise
-        out[start:start + m] = block / np.linalg.norm(block, axis=1, keepdims=True)
-    return out
+    """Random convex mixes of 2-3 real vectors, renormalised (qa/bench.py's `mixtures`)."""
+    from qa.bench import mixtures
+
+    return mixtures(centres, n, seed)
 
 
 def make(kind: str, vectors: np.ndarray):

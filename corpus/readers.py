@@ -38,13 +38,44 @@ class ReadResult:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (input, reason)
 
 
+# Corpora by name, as `kamerqa index --corpus NAME` takes them: files under ../shared/corpus.
+NAMED_CORPORA = {
+    "default": ("sgd/letters.jsonl", "modern"),  # 419 letters, 1,025 passages
+    "large": ("sgd/letters.jsonl", "modern", "sgd/kamerstukken.jsonl"),  # + 5,023 Kamerstukken: ~5,030 letters, ~17k passages
+}
+
+
+def _shared_root() -> Path | None:
+    for root in (Path.cwd().parent / "shared" / "corpus", Path(__file__).resolve().parents[2] / "shared" / "corpus"):
+        if (root / "sgd" / "letters.jsonl").exists():
+            return root
+    return None
+
+
+def named_corpus(name: str) -> list[Path]:
+    """The files of the corpus called `name` (a key of NAMED_CORPORA) under ../shared/corpus."""
+    root = _shared_root()
+    if name not in NAMED_CORPORA or root is None:
+        raise CorpusError(f"no corpus named {name!r}" + ("" if root else " (../shared/corpus not found)") +
+                          f"; give a path, or one of: {', '.join(NAMED_CORPORA)}")
+    return [root / rel for rel in NAMED_CORPORA[name]]
+
+
+def corpus_paths(given: list[Path | str]) -> list[Path]:
+    """`given` with corpus names (e.g. "large") replaced by their files; paths stay as they are."""
+    out: list[Path] = []
+    for item in given:
+        named = str(item) in NAMED_CORPORA and not Path(item).exists()
+        out.extend(named_corpus(str(item)) if named else [Path(item)])
+    return out
+
+
 def default_corpus() -> list[Path]:
     """The default corpus: $KAMERQA_CORPUS, else ../shared/corpus's letters and modern/ files."""
     if os.environ.get("KAMERQA_CORPUS"):
         return [Path(p) for p in os.environ["KAMERQA_CORPUS"].split(os.pathsep)]
-    for root in (Path.cwd().parent / "shared" / "corpus", Path(__file__).resolve().parents[2] / "shared" / "corpus"):
-        if (root / "sgd" / "letters.jsonl").exists():
-            return [root / "sgd" / "letters.jsonl", root / "modern"]
+    if _shared_root() is not None:
+        return named_corpus("default")
     raise CorpusError("no corpus given and ../shared/corpus not found; pass --corpus PATH (a .jsonl file or a folder)")
 
 
@@ -226,7 +257,8 @@ def read_corpus(paths: list[Path]) -> ReadResult:
     result = ReadResult()
     for path in map(Path, paths):
         if not path.exists():
-            raise CorpusError(f"corpus path {path} does not exist; pass an existing .jsonl file or folder")
+            raise CorpusError(f"corpus path {path} does not exist; pass an existing .jsonl file or folder, "
+                              f"or a corpus name ({', '.join(NAMED_CORPORA)})")
         if path.is_dir():
             read_folder(path, result)
         elif path.suffix.lower() == ".jsonl":

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import sqlite3
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,30 +83,43 @@ class EmbeddingCache:
 
 
 def embed_with_cache(texts: list[str], embedder: Embedder, cache: EmbeddingCache, batch: int = 256,
-                     progress: str | None = None) -> tuple[np.ndarray, int]:
-    """Vectors for `texts`; only texts missing from the cache go through the model. Returns (vectors, n embedded)."""
-    hashes = [text_hash(t) for t in texts]
-    known = cache.get(list(set(hashes)))
-    todo = sorted({h: t for h, t in zip(hashes, texts) if h not in known}.items(), key=lambda kv: len(kv[1]))
+                     progress: str | None = None, out: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """Vectors for `texts`; only texts missing from the cache go through the model. Returns (vectors, n
+    embedded). The vectors go row by row into `out` (e.g. an np.memmap on disk; else a new array), so
+    besides it only one batch of texts' vectors is in memory."""
+    out = np.zeros((len(texts), embedder.dim), dtype=np.float32) if out is None else out
+    rows_of: dict[str, list[int]] = {}
+    for i, text in enumerate(texts):
+        rows_of.setdefault(text_hash(text), []).append(i)
+    unique, todo = list(rows_of), []
+    for i in range(0, len(unique), CACHE_READ):
+        found = cache.get(unique[i:i + CACHE_READ])
+        for h in unique[i:i + CACHE_READ]:
+            if h in found:
+                out[rows_of[h]] = found[h]
+            else:
+                todo.append(h)
+    todo.sort(key=lambda h: len(texts[rows_of[h][0]]))  # length-sorted batches: little padding
     bar = None
     if progress and todo:
         from tqdm import tqdm
 
         bar = tqdm(total=len(todo), desc=progress, unit="text")
-    for i in range(0, len(todo), batch):  # length-sorted batches: little padding
+    for i in range(0, len(todo), batch):
         part = todo[i:i + batch]
-        vectors = embedder.encode_passages([t for _, t in part])
-        new = {h: v for (h, _), v in zip(part, vectors)}
-        cache.put(new)
-        known.update(new)
+        vectors = embedder.encode_passages([texts[rows_of[h][0]] for h in part])
+        cache.put(dict(zip(part, vectors)))  # committed: a killed build resumes after this batch
+        for h, v in zip(part, vectors):
+            out[rows_of[h]] = v
         if bar:
             bar.update(len(part))
     if bar:
         bar.close()
-    out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
-    for i, h in enumerate(hashes):
-        out[i] = known[h]
     return out, len(todo)
+
+
+CACHE_READ = 5000  # vectors read from the embedding cache at a time (~8 MB)
+ADD_CHUNK = 100_000  # vectors added to a faiss index at a time (~150 MB of float32)
 
 
 def choose_faiss_index(vectors: np.ndarray, approximate: bool | None = None):
@@ -121,7 +136,8 @@ def choose_faiss_index(vectors: np.ndarray, approximate: bool | None = None):
         sample = np.random.default_rng(0).choice(n, min(n, 40 * nlist), replace=False)
         index.train(vectors[np.sort(sample)])
         faiss.extract_index_ivf(index).nprobe = ANN_NPROBE
-    index.add(vectors)
+    for start in range(0, n, ADD_CHUNK):  # from a memmap, only this chunk is read into memory
+        index.add(np.ascontiguousarray(vectors[start:start + ADD_CHUNK], dtype=np.float32))
     return index
 
 
@@ -139,6 +155,33 @@ ANN_NPROBE = 128
 ANN_THRESHOLD = 50_000
 
 
+SCRATCH = ".scratch-"  # vectors of a build in progress, inside the index folder; removed when it ends
+
+
+def _scratch_folder(path: Path) -> tempfile.TemporaryDirectory:
+    """A new scratch folder in `path`, after removing those a killed build left."""
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob(SCRATCH + "*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    return tempfile.TemporaryDirectory(prefix=SCRATCH, dir=path)
+
+
+def _disk_array(folder: str, name: str, rows: int, dim: int) -> np.ndarray:
+    """A float32 (rows, dim) array backed by a file in `folder`: the OS pages it out as it fills."""
+    if rows == 0:
+        return np.zeros((0, dim), dtype=np.float32)
+    return np.lib.format.open_memmap(str(Path(folder) / f"{name}.npy"), mode="w+", dtype=np.float32, shape=(rows, dim))
+
+
+def _bar(items, desc: str, unit: str, show: bool):
+    """`items`, with a progress bar (count, rate, time left) when `show`."""
+    if not show:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, unit=unit)
+
+
 def build_index(letters: list[Letter], path: Path, embedder: Embedder | None = None,
                 settings: BuildSettings = BuildSettings(), progress: bool = False,
                 cache_path: Path | None | str = "default") -> BuildReport:
@@ -150,19 +193,26 @@ def build_index(letters: list[Letter], path: Path, embedder: Embedder | None = N
     cache = EmbeddingCache(cache_path, embedder.fingerprint)
     report = BuildReport(letters=len(letters))
     by_id = {letter.id: letter for letter in letters}
-    passages = [p for letter in letters for p in chunk_letter(letter, settings.chunking)]
+    passages = [p for letter in _bar(letters, "chunking", "letter", progress) for p in chunk_letter(letter, settings.chunking)]
     if not passages:
         raise IndexError_("the letters gave no passages (are they empty?); nothing was written")
+    scratch = _scratch_folder(Path(path))  # vectors go to disk batch by batch, not into memory
     documents = [passage_document(p, by_id[p.letter_id], settings.header) for p in passages]
-    vectors, embedded = embed_with_cache(documents, embedder, cache, progress="passages" if progress else None)
+    vectors, embedded = embed_with_cache(documents, embedder, cache, progress="passages" if progress else None,
+                                         out=_disk_array(scratch.name, "passages", len(documents), embedder.dim))
+    del documents
     sentence_vectors, owner = None, np.zeros((0, 2), dtype=np.int32)
     if settings.sentences:
         triples = [(i, j, t) for i, p in enumerate(passages) for j, t in sentence_texts(p, settings.min_sentence_words)]
         owner = np.array([(i, j) for i, j, _ in triples], dtype=np.int32).reshape(-1, 2)
         sentence_vectors, n = embed_with_cache([t for _, _, t in triples], embedder, cache,
-                                               progress="sentences" if progress else None)
+                                               progress="sentences" if progress else None,
+                                               out=_disk_array(scratch.name, "sentences", len(triples), embedder.dim))
         embedded += n
-    assemble_index(path, letters, passages, vectors, sentence_vectors, owner, model_fields(embedder), settings)
+        del triples
+    assemble_index(path, letters, passages, vectors, sentence_vectors, owner, model_fields(embedder), settings, progress)
+    del vectors, sentence_vectors
+    scratch.cleanup()
     report.passages, report.sentences, report.embedded = len(passages), len(owner), embedded
     report.seconds = time.perf_counter() - started
     return report
@@ -176,13 +226,13 @@ def model_fields(embedder: Embedder) -> dict:
 
 def assemble_index(path: Path, letters: list[Letter], passages: list[Passage], vectors: np.ndarray,
                    sentence_vectors: np.ndarray | None, owner: np.ndarray, model: dict,
-                   settings: BuildSettings) -> None:
+                   settings: BuildSettings, progress: bool = False) -> None:
     """Write embedded `passages` (and their sentences, `owner` row = (passage, sentence number)) as the
     index folder `path`: FAISS, BM25 and the manifest, replacing what is there atomically."""
     import faiss
 
     by_id = {letter.id: letter for letter in letters}
-    lexical = Lexical.build([f"{by_id[p.letter_id].title} {p.search_text}" for p in passages])
+    lexical = Lexical.build([f"{by_id[p.letter_id].title} {p.search_text}" for p in _bar(passages, "bm25", "passage", progress)])
 
     passage_index = choose_faiss_index(vectors)
 

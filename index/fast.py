@@ -140,6 +140,7 @@ class OpenVINOSession:
             config["ENABLE_CPU_PINNING"] = False
         self.compiled = core.compile_model(str(path), "CPU", config)
         self.streams = self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")
+        self.precision = self.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()  # e.g. "bf16"
         self.queue = ov.AsyncInferQueue(self.compiled, self.streams)
         self.lock = threading.Lock()
         self.local = threading.local()
@@ -194,11 +195,31 @@ class Tokenizer:
         return [e.ids for e in self.fast.encode_batch(list(texts))]
 
 
-def _feeds(ids: list[list[int]], pad_id: int, batch_size: int, streams: int) -> tuple[list, list[dict]]:
-    """Length-sorted batches (at least as many as the session runs at once): (rows of each, feeds)."""
+# Tokens in one batch (batch x longest text). OpenVINO's working memory grows with batch x tokens^2
+# (attention). Encoding the default corpus's 64 longest passages (~512 tokens; bench/encode_memory.py, see
+# docs/PERFORMANCE.md "Build memory"), peak RSS with the model loaded (1.5 GB): 32 a batch 4.3 GB,
+# 4096 tokens 2.3 GB, 2048 tokens 2.0 GB, at the same speed within the noise of the shared machine.
+# Short texts (sentences) still go 32 at a time.
+BATCH_TOKENS = 2048
+
+
+def _token_batches(lengths: list[int], order: np.ndarray, size: int, budget: int) -> list[np.ndarray]:
+    """`order` (longest first) cut into batches of at most `size` texts and `budget` padded tokens."""
+    groups, start = [], 0
+    while start < len(order):
+        count = max(1, min(size, budget // max(1, lengths[start])))
+        groups.append(order[start:start + count])
+        start += count
+    return groups
+
+
+def _feeds(ids: list[list[int]], pad_id: int, batch_size: int, streams: int,
+           batch_tokens: int = BATCH_TOKENS) -> tuple[list, list[dict]]:
+    """Length-sorted batches (at least as many as the session runs at once, at most `batch_tokens`
+    padded tokens each): (rows of each, feeds)."""
     order = np.argsort([-len(x) for x in ids], kind="stable")
     size = max(1, min(batch_size, -(-len(order) // streams)))
-    groups = [order[start:start + size] for start in range(0, len(order), size)]
+    groups = _token_batches([len(ids[i]) for i in order], order, size, batch_tokens)
     feeds = []
     for rows in groups:
         width = max(len(ids[i]) for i in rows)

@@ -32,12 +32,12 @@ def _filter_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_index(args) -> int:
-    from corpus.readers import default_corpus, read_corpus
+    from corpus.readers import corpus_paths, default_corpus, read_corpus
     from index.build import BuildSettings, build_index
     from index.embed import load_embedder
     from index.store import default_index_dir
 
-    paths = args.corpus or default_corpus()
+    paths = corpus_paths(args.corpus) if args.corpus else default_corpus()
     result = read_corpus(paths)
     for source, reason in result.skipped:
         print(f"skipped {source}: {reason}", file=sys.stderr)
@@ -124,7 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("index", help="read, chunk and embed letters into an index")
     p.add_argument("--corpus", type=Path, action="append",
-                   help="a .jsonl file or a folder of letters (repeatable; default: ../shared/corpus)")
+                   help="a .jsonl file or a folder of letters, or a corpus name: 'default' (../shared/corpus's "
+                        "letters) or 'large' (default + sgd/kamerstukken.jsonl) (repeatable; default: default)")
     _index_arg(p)
     _model_arg(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")

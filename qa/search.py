@@ -153,9 +153,13 @@ def sentence_scores(index: Searcher, question: str, q: np.ndarray | None = None)
     if is_exact(index.sentence_vectors):  # sentences are stored in passage order: a max per segment
         owners, starts = index.sentence_segments
         best[owners] = np.maximum(best[owners], np.maximum.reduceat(cosines(index.sentence_matrix, q), starts))
-    else:
+    elif "IVF" in type(index.sentence_vectors).__name__:  # searchable: the nearest CANDIDATES sentences
         rows, scores = candidate_scores(index.sentence_vectors, q)
         np.maximum.at(best, index.sentence_owner[rows, 0], scores)
+    else:  # compressed codes (SQ8/PQ): only the sentences of the top passage candidates are scored
+        top = np.argpartition(-passage, min(CANDIDATES, len(passage)) - 1)[:CANDIDATES]
+        rows = np.concatenate([sentence_rows(index, int(i)) for i in top])
+        np.maximum.at(best, index.sentence_owner[rows, 0], cosines(index.sentence_matrix[rows], q))
     return PASSAGE_SHARE * passage + (1 - PASSAGE_SHARE) * best
 
 

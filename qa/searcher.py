@@ -137,6 +137,15 @@ class Searcher:
         """The letters' years, months, ministries and signers, for the question's metadata hints."""
         return hints.letter_facts(self.index.letters, self.index.passages)
 
+    def forget_questions(self) -> None:
+        """Empty the question-vector cache (benchmarks time the question's encoding too)."""
+        with self._lock:
+            self._questions.clear()
+
+    def cached_bytes(self) -> int:
+        """Bytes of the float32 vector matrices computed so far (exact search keeps them in memory)."""
+        return sum(getattr(self.__dict__.get(k), "nbytes", 0) for k in ("passage_matrix", "sentence_matrix"))
+
     def query_vector(self, question: str) -> np.ndarray:
         """The question's vector; the last QUERY_CACHE_SIZE questions are kept."""
         with self._lock:

@@ -149,3 +149,17 @@ def test_default_corpus_seed_letter_metadata(default_corpus_letters):
     assert seed.date == "2018-06-21" and seed.kenmerk == "2298637"
     assert "Harbers" in seed.sender and "Staatssecretaris" in seed.sender
     assert seed.title.startswith("Ingelaste Europese migratiebijeenkomst")
+
+
+def test_corpus_names_expand_to_the_shared_files_and_paths_stay(tmp_path):
+    from corpus.readers import CorpusError, corpus_paths, named_corpus
+
+    assert corpus_paths([tmp_path]) == [tmp_path]
+    with pytest.raises(CorpusError, match="default, large"):
+        named_corpus("huge")
+    with pytest.raises(CorpusError, match="corpus name"):
+        read_corpus(corpus_paths(["huge"]))
+    shared_corpus()  # skips without ../shared/corpus
+    large = corpus_paths(["large"])
+    assert large[:2] == named_corpus("default") and large[-1].name == "kamerstukken.jsonl"
+    assert all(p.exists() for p in large)

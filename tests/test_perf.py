@@ -135,3 +135,15 @@ def test_unknown_backend_names_the_choices(monkeypatch):
     monkeypatch.setenv("KAMERQA_BACKEND", "tensorrt")
     with pytest.raises(ModelError, match="openvino"):
         load_embedder("multilingual-e5-small")
+
+
+def test_encoder_batches_are_bounded_by_tokens_and_keep_every_text_once():
+    from index.fast import _token_batches
+
+    lengths = [512] * 9 + [100] * 50 + [10] * 70  # longest first, as encode_onnx orders them
+    order = np.arange(len(lengths))
+    groups = _token_batches(lengths, order, 32, 2048)
+    assert [len(g) for g in groups[:4]] == [4, 4, 4, 20]  # 4 x 512 (padded to the first) = 2048; 20 x 100
+    assert all(len(g) * lengths[g[0]] <= 2048 or len(g) == 1 for g in groups)
+    assert max(len(g) for g in groups) == 32  # short texts still 32 a batch
+    assert sorted(np.concatenate(groups).tolist()) == order.tolist()
