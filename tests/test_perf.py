@@ -147,3 +147,26 @@ def test_encoder_batches_are_bounded_by_tokens_and_keep_every_text_once():
     assert all(len(g) * lengths[g[0]] <= 2048 or len(g) == 1 for g in groups)
     assert max(len(g) for g in groups) == 32  # short texts still 32 a batch
     assert sorted(np.concatenate(groups).tolist()) == order.tolist()
+
+
+def test_sentence_codes_scored_for_the_top_passages_find_what_exact_finds(tmp_path, letters_dir):
+    """Sentence vectors kept as SQ8 codes (no IVF): search scores only the top passages' sentences."""
+    import faiss
+
+    from corpus.readers import read_corpus
+    from index import build
+    from qa.search import open_index, search
+
+    build.build_index(read_corpus([letters_dir]).letters, tmp_path / "index", fake_embedder(), cache_path=None)
+    exact, coded = open_index(tmp_path / "index", "fake"), open_index(tmp_path / "index", "fake")
+    vectors = exact.sentence_vectors.reconstruct_n(0, exact.sentence_vectors.ntotal)
+    codes = faiss.IndexScalarQuantizer(vectors.shape[1], faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
+    codes.train(vectors)
+    codes.add(vectors)
+    coded.sentence_vectors = codes
+    coded.vectors = build.choose_faiss_index(exact.vectors.reconstruct_n(0, exact.vectors.ntotal), approximate=True)
+    for passage in exact.passages[:10]:
+        question = passage.search_text[:200]
+        a = [h.passage.id for h in search(exact, question, k=3)]
+        b = [h.passage.id for h in search(coded, question, k=3)]
+        assert a[0] == b[0]
