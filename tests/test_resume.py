@@ -9,6 +9,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from index.build import build_index
 from index.embed import fake_embedder
 from tests.test_crash import ROOT, write_letters
@@ -37,6 +39,7 @@ def cached(cache: Path) -> int:
             return 0
 
 
+@pytest.mark.slow  # starts and kills a build process
 def test_killed_build_resumes_without_re_embedding_finished_batches(tmp_path):
     from corpus.readers import read_corpus
 
