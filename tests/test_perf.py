@@ -158,13 +158,13 @@ def test_sentence_codes_scored_for_the_top_passages_find_what_exact_finds(tmp_pa
     from qa.search import open_index, search
 
     build.build_index(read_corpus([letters_dir]).letters, tmp_path / "index", fake_embedder(), cache_path=None)
-    exact, coded = open_index(tmp_path / "index", "fake"), open_index(tmp_path / "index", "fake")
+    exact = open_index(tmp_path / "index", "fake")
     vectors = exact.sentence_vectors.reconstruct_n(0, exact.sentence_vectors.ntotal)
     codes = faiss.IndexScalarQuantizer(vectors.shape[1], faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
     codes.train(vectors)
     codes.add(vectors)
-    coded.sentence_vectors = codes
-    coded.vectors = build.choose_faiss_index(exact.vectors.reconstruct_n(0, exact.vectors.ntotal), approximate=True)
+    ivf = build.choose_faiss_index(exact.vectors.reconstruct_n(0, exact.vectors.ntotal), approximate=True)
+    coded = Searcher(replace(exact.index, sentence_vectors=codes, vectors=ivf), exact.embedder)
     for passage in exact.passages[:10]:
         question = passage.search_text[:200]
         a = [h.passage.id for h in search(exact, question, k=3)]

@@ -121,6 +121,17 @@ def recording_encoder(log: Path, fail_shard: int | None = None):
 
 @pytest.mark.ray
 @pytest.mark.slow  # a local Ray cluster is processes: not in the fast tier
+def test_cli_index_with_ray(cluster, letters_dir, tmp_path, capsys):
+    path = tmp_path / "index"
+    assert main(["index", "--corpus", str(letters_dir), "--index", str(path), "--model", "fake", "--quiet",
+                 "--ray", "--ray-actors", "2"]) == 0
+    assert read_manifest(path)["model"] == "fake"
+    assert "encoder actors" in capsys.readouterr().err
+
+
+# last of the cluster's tests: a build that fails mid-way may leave its actors to Ray's cleanup
+@pytest.mark.ray
+@pytest.mark.slow  # a local Ray cluster is processes: not in the fast tier
 def test_an_interrupted_build_resumes_embedding_only_the_missing_shards(cluster, letters, single, tmp_path):
     from index.distributed import ClusterError
 
@@ -135,16 +146,6 @@ def test_an_interrupted_build_resumes_embedding_only_the_missing_shards(cluster,
     assert embedded_again == set(range(16)) - written
     assert report.shards_reused == len(written)
     assert_same_index(path, single)
-
-
-@pytest.mark.ray
-@pytest.mark.slow  # a local Ray cluster is processes: not in the fast tier
-def test_cli_index_with_ray(cluster, letters_dir, tmp_path, capsys):
-    path = tmp_path / "index"
-    assert main(["index", "--corpus", str(letters_dir), "--index", str(path), "--model", "fake", "--quiet",
-                 "--ray", "--ray-actors", "2"]) == 0
-    assert read_manifest(path)["model"] == "fake"
-    assert "encoder actors" in capsys.readouterr().err
 
 
 def test_cli_ray_without_ray_says_what_to_install(letters_dir, tmp_path, capsys, monkeypatch):
