@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from index.build import choose_faiss_index  # noqa: E402
 from index.lexical import Lexical  # noqa: E402
 from index.store import Index  # noqa: E402
-from qa.bench import _spread, mixtures  # noqa: E402
+from qa.cli_bench import _spread, mixtures  # noqa: E402
 from qa.footprint import faiss_bytes, lexical_bytes  # noqa: E402
 from qa.search import open_index, search  # noqa: E402
 from qa.searcher import Searcher  # noqa: E402

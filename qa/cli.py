@@ -118,10 +118,7 @@ def cmd_serve(args) -> int:
     return app.serve(args.index, args.model, args.host, args.port, args.no_login, llm_config(args))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kamerqa", description="Ask questions of Dutch parliamentary letters.")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _index_parser(sub) -> None:
     p = sub.add_parser("index", help="read, chunk and embed letters into an index")
     p.add_argument("--corpus", type=Path, action="append",
                    help="a .jsonl file or a folder of letters, or a corpus name: 'default' (../shared/corpus's "
@@ -136,46 +133,29 @@ def build_parser() -> argparse.ArgumentParser:
                    help="encoder actors for --ray (default: one per CPU of the cluster)")
     p.set_defaults(func=cmd_index)
 
+
+def _question_parsers(sub) -> None:
+    """`ask` and `chat`."""
     p = sub.add_parser("ask", help="answer a question with cited passages")
     p.add_argument("question", nargs="*")
-    p.add_argument("-k", type=int, default=5, help="number of passages (default 5)")
     p.add_argument("--json", action="store_true", help="print one JSON object per question")
     p.add_argument("--batch", help="file with one question a line (or JSON lines with 'question', 'id'); - for stdin")
-    p.add_argument("--retriever", default=os.environ.get("KAMERQA_RETRIEVER", "hybrid"))
     p.add_argument("--history", type=Path, help="earlier turns of the conversation (JSON lines with 'question', "
                                                  "oldest first): the question is answered as a follow-up")
-    _index_arg(p)
-    _model_arg(p)
-    _filter_args(p)
-    add_llm_args(p)
     p.set_defaults(func=cmd_ask)
-
-    p = sub.add_parser("chat", help="a conversation in the terminal: one question a line on stdin, "
+    c = sub.add_parser("chat", help="a conversation in the terminal: one question a line on stdin, "
                                     "follow-ups resolved against the previous turn")
-    p.add_argument("-k", type=int, default=5, help="number of passages (default 5)")
-    p.add_argument("--retriever", default=os.environ.get("KAMERQA_RETRIEVER", "hybrid"))
-    _index_arg(p)
-    _model_arg(p)
-    _filter_args(p)
-    add_llm_args(p)
-    p.set_defaults(func=cmd_chat)
+    c.set_defaults(func=cmd_chat)
+    for p in (p, c):
+        p.add_argument("-k", type=int, default=5, help="number of passages (default 5)")
+        p.add_argument("--retriever", default=os.environ.get("KAMERQA_RETRIEVER", "hybrid"))
+        _index_arg(p)
+        _model_arg(p)
+        _filter_args(p)
+        add_llm_args(p)
 
-    from qa import cli_eval
 
-    p = sub.add_parser("eval", help="measure retrieval on a question set")
-    cli_eval.add_arguments(p)
-    p.set_defaults(func=cli_eval.run)
-
-    p = sub.add_parser("fetch", help="download Kamerbrieven from the official open data service")
-    _fetch_args(p)
-    p.set_defaults(func=cmd_fetch)
-
-    from qa import bench
-
-    p = sub.add_parser("bench", help="measure encoder speed, search latency, memory and recall")
-    bench.add_arguments(p)
-    p.set_defaults(func=bench.run)
-
+def _serve_parser(sub) -> None:
     p = sub.add_parser("serve", help="start the browser app (also: python app.py)")
     _index_arg(p)
     p.add_argument("--model", default=None, help="embedding model (default: the index's own)")
@@ -187,6 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_llm_args(p)
     p.set_defaults(func=cmd_serve)
 
+
+def _feedback_parser(sub) -> None:
     p = sub.add_parser("feedback", help="export the thumbs up/down given in the browser app")
     feedback_sub = p.add_subparsers(dest="action", required=True)
     e = feedback_sub.add_parser("export", help="write all feedback as CSV or JSON")
@@ -195,6 +177,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="feedback SQLite file (default: $KAMERQA_FEEDBACK_DB, else the user data folder)")
     e.add_argument("--out", type=Path, default=None, help="file to write (default: stdout)")
     e.set_defaults(func=cmd_feedback_export)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from qa import cli_bench, cli_eval  # their measuring code loads only for their commands
+
+    parser = argparse.ArgumentParser(prog="kamerqa", description="Ask questions of Dutch parliamentary letters.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _index_parser(sub)
+    _question_parsers(sub)
+    p = sub.add_parser("eval", help="measure retrieval and answers on a question set")
+    cli_eval.add_arguments(p)
+    p.set_defaults(func=cli_eval.run)
+    p = sub.add_parser("fetch", help="download Kamerbrieven from the official open data service")
+    _fetch_args(p)
+    p.set_defaults(func=cmd_fetch)
+    p = sub.add_parser("bench", help="measure encoder speed, search latency, memory and recall")
+    cli_bench.add_arguments(p)
+    p.set_defaults(func=cli_bench.run)
+    _serve_parser(sub)
+    _feedback_parser(sub)
     return parser
 
 

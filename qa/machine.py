@@ -2,7 +2,7 @@
 cores x clock x operations per cycle per core, for the best instruction set the CPU's flags offer.
 
 The benchmark divides this peak by the FLOPs of one passage to get the encoder's limit in passages a
-second, and reports the share of it the encoder reaches (qa/bench.py)."""
+second, and reports the share of it the encoder reaches (qa/cli_bench.py)."""
 from __future__ import annotations
 
 import os
