@@ -37,7 +37,7 @@ def real_vectors(index_dir: Path | None, dim: int = 384) -> np.ndarray:
 
 
 def synthetic(centres: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """Random convex mixes of 2-3 real vectors, renormalised (qa/bench.py's `mixtures`)."""
+    """Random convex mixes of 2-3 real vectors, renormalised (qa/cli_bench.py's `mixtures`)."""
     from qa.cli_bench import mixtures
 
     return mixtures(centres, n, seed)
