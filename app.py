@@ -18,9 +18,8 @@ from functools import partial
 from pathlib import Path
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported
-# Gradio's queue recomputes a pandas summary of its last 10,000 events (for its monitoring page) after
-# every event: a cost that grows as the app runs (18% of the server's time under bench/load.py). Summarise
-# every 1,000 events instead, over the last 1,000.
+# Gradio's queue re-summarises its last 10,000 events with pandas after every event (18% of the server's
+# time under bench/load.py, growing as the app runs): every 1,000 events, over the last 1,000, instead.
 os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
 os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
 
