@@ -3,23 +3,26 @@ and check each passage in its letter without leaving the page.
 
     python app.py [--index DIR] [--host 127.0.0.1] [--port 7860] [--no-login]     (= kamerqa serve)
 
-`build_demo(index)` makes the Gradio Blocks; the handlers are plain functions of the index and the
-inputs that call `qa.search` and `qa.answer`. The ask event is the API endpoint `/ask` (docs/APP.md).
-"""
+`build_demo(index)` makes the Gradio Blocks; its handlers are plain functions that call `qa`. The ask
+event is the API endpoint `/ask` (docs/APP.md)."""
 from __future__ import annotations
 
 import os
 import re
 import sys
+
+if __name__ == "__main__":  # `python app.py [flags]` is `kamerqa serve [flags]` (Gradio loads beside the index)
+    from qa.cli import main
+
+    sys.exit(main(["serve", *sys.argv[1:]]))
+
 import tempfile
-import time
 import uuid
 from functools import partial
 from pathlib import Path
 
-os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported
-# Gradio's queue re-summarises its last 10,000 events with pandas after every event (18% of the server's
-# time under bench/load.py, growing as the app runs): every 1,000 events, over the last 1,000, instead.
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported; and its queue's pandas summary
+# of the last 10,000 events after every event (18% of the app's time under bench/load.py) every 1,000 only
 os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
 os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
 
@@ -283,18 +286,15 @@ def serve(index: Path | None = None, model: str | None = None, host: str = "127.
           no_login: bool = False, llm: LLMConfig | None = None) -> int:
     """Load the index and serve the app until interrupted (with `llm`, answers are written by it and checked)."""
     auth = login_for(host, no_login)  # refuse before the slow part
-    started = time.perf_counter()
     searcher = open_index(index, model)
     search(searcher, "warm-up")  # the model's first run and the search caches now, not on the first question
-    print(f"kamerqa: {len(searcher.letters)} letters, {len(searcher.passages)} passages loaded in "
-          f"{time.perf_counter() - started:.1f} s", file=sys.stderr)
+    return serve_searcher(searcher, host, port, auth, llm)
+
+
+def serve_searcher(searcher, host: str, port: int, auth, llm: LLMConfig | None = None) -> int:
+    """Serve the app for a loaded searcher until interrupted."""
     demo = build_demo(searcher, llm).queue(default_concurrency_limit=CONCURRENT_QUESTIONS)
     demo.launch(server_name=host, server_port=port, share=False, auth=auth, css=CSS, ssr_mode=False,
                 show_error=False, footer_links=["api"])
     return 0
 
-
-if __name__ == "__main__":  # `python app.py [flags]` is `kamerqa serve [flags]`
-    from qa.cli import main
-
-    sys.exit(main(["serve", *sys.argv[1:]]))

@@ -5,6 +5,7 @@ import argparse
 import os
 import resource
 import sys
+import time
 from pathlib import Path
 
 from qa.cli_ask import add_llm_args, cmd_ask, cmd_chat, llm_config
@@ -113,9 +114,31 @@ def cmd_feedback_export(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    import app  # gradio loads only for the app
+    """Refuse an open address without a login first; then load the index in a thread while Gradio
+    imports (the two take about as long; the index's C parts run beside the import)."""
+    from concurrent.futures import ThreadPoolExecutor
 
-    return app.serve(args.index, args.model, args.host, args.port, args.no_login, llm_config(args))
+    from qa.access import login_for
+
+    auth = login_for(args.host, args.no_login)
+    with ThreadPoolExecutor(1) as pool:
+        loading = pool.submit(_open_warm, args.index, args.model)
+        import app  # Gradio loads only for the app
+
+        searcher = loading.result()
+    return app.serve_searcher(searcher, args.host, args.port, auth, llm_config(args))
+
+
+def _open_warm(index, model):
+    """The searcher after a first search (the model's first run and the caches now, not on a question)."""
+    from qa.search import open_index, search
+
+    started = time.perf_counter()
+    searcher = open_index(index, model)
+    search(searcher, "warm-up")
+    print(f"kamerqa: {len(searcher.letters)} letters, {len(searcher.passages)} passages loaded in "
+          f"{time.perf_counter() - started:.1f} s", file=sys.stderr)
+    return searcher
 
 
 def _index_parser(sub) -> None:
