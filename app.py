@@ -37,7 +37,7 @@ from qa.llm import llm_answer  # noqa: E402
 from qa.llm_client import LLMConfig  # noqa: E402
 from qa.llm_stream import stream_answer  # noqa: E402
 from qa.render import cite, letter_view, markdown_text, source_card, tidy  # noqa: E402
-from qa.search import Filters, QuestionError, filter_mask, open_index, search  # noqa: E402
+from qa.search import Filters, QuestionError, filter_mask, open_warm  # noqa: E402
 
 EXAMPLES = [
     "Wat wil Nederland op het gebied van secundaire migratie?",
@@ -286,9 +286,7 @@ def serve(index: Path | None = None, model: str | None = None, host: str = "127.
           no_login: bool = False, llm: LLMConfig | None = None) -> int:
     """Load the index and serve the app until interrupted (with `llm`, answers are written by it and checked)."""
     auth = login_for(host, no_login)  # refuse before the slow part
-    searcher = open_index(index, model)
-    search(searcher, "warm-up")  # the model's first run and the search caches now, not on the first question
-    return serve_searcher(searcher, host, port, auth, llm)
+    return serve_searcher(open_warm(index, model), host, port, auth, llm)
 
 
 def serve_searcher(searcher, host: str, port: int, auth, llm: LLMConfig | None = None) -> int:

@@ -130,12 +130,11 @@ def cmd_serve(args) -> int:
 
 
 def _open_warm(index, model):
-    """The searcher after a first search (the model's first run and the caches now, not on a question)."""
-    from qa.search import open_index, search
+    """`open_warm`, saying how long loading took."""
+    from qa.search import open_warm
 
     started = time.perf_counter()
-    searcher = open_index(index, model)
-    search(searcher, "warm-up")
+    searcher = open_warm(index, model)
     print(f"kamerqa: {len(searcher.letters)} letters, {len(searcher.passages)} passages loaded in "
           f"{time.perf_counter() - started:.1f} s", file=sys.stderr)
     return searcher

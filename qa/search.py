@@ -234,4 +234,12 @@ def search(index: Searcher, question: str, k: int = 10, retriever: str = DEFAULT
             for i, c in zip(top, confidence)]
 
 
+def open_warm(path=None, model: str | None = None) -> Searcher:
+    """`open_index`, then one search: the model's first run and the caches are paid for now, not on a
+    user's first question (the app does this at start)."""
+    searcher = open_searcher(path, model)
+    search(searcher, "warm-up")
+    return searcher
+
+
 __all__ = ["Filters", "IndexError_", "QuestionError", "RETRIEVERS", "open_index", "search"]
