@@ -93,6 +93,14 @@ def write_hostile_corpus(folder: Path, outside: Path) -> dict[str, str]:
     (folder / "xxe.xml").write_bytes(EXTERNAL_ENTITY)
     expect["xxe.xml"] = "refused unsafe XML"
 
+    expect.update(_write_unreadable_files(folder))
+    expect.update(_write_bad_jsonl(folder))
+    expect.update(_write_links_and_unknown_formats(folder, outside))
+    return expect
+
+
+def _write_unreadable_files(folder: Path) -> dict[str, str]:
+    expect = {}
     (folder / "empty.txt").write_bytes(b"")
     expect["empty.txt"] = "empty file"
     (folder / "blank.md").write_text("  \n\n\t \n")
@@ -112,7 +120,10 @@ def write_hostile_corpus(folder: Path, outside: Path) -> dict[str, str]:
     expect["deep.json"] = "not a JSON letter object"
     (folder / "list.json").write_text('["text", "geen object"]')
     expect["list.json"] = "not a JSON letter object"
+    return expect
 
+
+def _write_bad_jsonl(folder: Path) -> dict[str, str]:
     (folder / "letters.jsonl").write_text("\n".join([
         json.dumps({"id": "jsonl-goed", "text": letter_text("De veerpont naar Ameland vaart vaker in de zomer."),
                     "title": 12345, "date": ["2021"], "afzender_kop": {"x": 1}, "sender": None}),
@@ -125,11 +136,14 @@ def write_hostile_corpus(folder: Path, outside: Path) -> dict[str, str]:
         "\x00\xff garbage",
         "",
     ]) + "\n")
-    expect.update({"letters.jsonl:2": "not a JSON object", "letters.jsonl:3": "not a JSON object",
-                   "letters.jsonl:4": "not a JSON object", "letters.jsonl:5": "has no text",
-                   "letters.jsonl:6": "has no text", "letters.jsonl:7": "not a JSON object",
-                   "letters.jsonl:8": "not a JSON object"})
+    return {"letters.jsonl:2": "not a JSON object", "letters.jsonl:3": "not a JSON object",
+            "letters.jsonl:4": "not a JSON object", "letters.jsonl:5": "has no text",
+            "letters.jsonl:6": "has no text", "letters.jsonl:7": "not a JSON object",
+            "letters.jsonl:8": "not a JSON object"}
 
+
+def _write_links_and_unknown_formats(folder: Path, outside: Path) -> dict[str, str]:
+    expect = {}
     for name in ("brief.docx", "programma.exe", "LEESMIJ"):
         (folder / name).write_bytes(b"PK\x03\x04 not a letter")
         expect[name] = "unknown format"

@@ -8,6 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = {"corpus": 0, "index": 1, "qa": 2, "app": 3}  # app and the command line (qa/cli*.py) on top
 MAX_MODULE_LINES = 300
+MAX_FUNCTION_LINES = 60  # the "no function over ~60" lines, decorators and docstring included
 
 
 def modules() -> dict[str, Path]:
@@ -84,4 +85,13 @@ def test_no_import_climbs_a_layer():
 
 def test_modules_stay_short():
     long = {name: n for name, path in modules().items() if (n := len(path.read_text().splitlines())) > MAX_MODULE_LINES}
+    assert long == {}
+
+
+def test_functions_stay_short():
+    long = {f"{name}.{node.name}": n for name, path in modules().items()
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and (n := node.end_lineno - min([node.lineno] + [d.lineno for d in node.decorator_list]) + 1)
+            > MAX_FUNCTION_LINES}
     assert long == {}
