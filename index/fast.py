@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import warnings
@@ -77,11 +78,32 @@ def calibration_texts(model, n: int = CALIBRATION_TEXTS) -> list[str]:
     return [prompt + t for t in pick(documents, n - n // 3) + pick(sentences, n // 3)]
 
 
+def openvino():
+    """The `openvino` module, imported without its usage telemetry: importing it sends an event to Google
+    Analytics from a forked process (openvino/tools/ovc/__init__.py) unless CI=true or the user ran
+    `opt_in_out --opt_out`. kamerqa sends nothing anywhere, so CI is set while the import runs."""
+    with _OPENVINO_IMPORT:
+        if "openvino" not in sys.modules:
+            before = os.environ.get("CI")
+            os.environ["CI"] = "true"
+            try:
+                import openvino  # noqa: F401
+            finally:
+                if before is None:
+                    os.environ.pop("CI", None)
+                else:
+                    os.environ["CI"] = before
+    return sys.modules["openvino"]
+
+
+_OPENVINO_IMPORT = threading.Lock()
+
+
 def _quantize(fp32_xml: Path, out: Path, model) -> None:
     """NNCF post-training int8 quantisation of the OpenVINO model `fp32_xml`, written to `out`."""
     os.environ.setdefault("NNCF_CI", "1")  # NNCF sends usage telemetry unless this is set
+    ov = openvino()
     import nncf
-    import openvino as ov
 
     ids = model.tokenizer(calibration_texts(model), truncation=True, max_length=MAX_TOKENS)["input_ids"]
     data = [{"input_ids": np.array([x], dtype=np.int64), "attention_mask": np.ones((1, len(x)), dtype=np.int64)}
@@ -107,8 +129,7 @@ def exported_model_file(load_model, model_dir: Path, backend: str) -> Path:
         if backend == "openvino-int8":
             _quantize(fp32, tmp / "model.xml", model)
         elif backend == "openvino":
-            import openvino as ov
-
+            ov = openvino()
             _export(model, tmp / "raw.onnx")
             ov.save_model(ov.Core().read_model(str(tmp / "raw.onnx")), str(tmp / "model.xml"), compress_to_fp16=False)
         else:
@@ -130,8 +151,7 @@ class OpenVINOSession:
     questions: `run_one` uses a request of the calling thread's own, so threads never share one."""
 
     def __init__(self, path: Path, threads: int | None = None):
-        import openvino as ov
-
+        ov = openvino()
         core = ov.Core()
         core.set_property({"CACHE_DIR": str(Path(path).parent / "cache")})
         config = {"PERFORMANCE_HINT": "THROUGHPUT"}

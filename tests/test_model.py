@@ -1,6 +1,11 @@
 """The real model on the default corpus (marked: slower; CI runs them)."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -39,3 +44,21 @@ def test_secondary_migration_passage_in_top_3(real_index, question):
     else:  # issue 10 NOT met for the short English question: its evidence is below every answerable English
         # dev question (eval/answers.py), so kamerqa abstains; the GEAS passage must be among the possibly related
         assert any("secundaire migratie" in h.passage.text for h in answer.related)
+
+
+@pytest.mark.slow
+def test_openvino_is_imported_without_sending_its_usage_telemetry():
+    """`import openvino` sends a Google Analytics event unless told not to; the encoder's import must not."""
+    probe = ("import openvino_telemetry as tm\n"
+             "sent = []\n"
+             "tm.Telemetry.send_event = lambda self, *a, **k: sent.append((a, self.consent))\n"
+             "from index.fast import openvino\n"
+             "openvino().Core()\n"
+             "import os\n"
+             "print(sent, os.environ.get('CI'))\n")
+    pytest.importorskip("openvino_telemetry")
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True,
+                         cwd=Path(__file__).parents[1]).stdout
+    assert "'general_import'" in out  # the event was made ...
+    assert out.strip().endswith("False)] None")  # ... without consent, and CI is not left set
