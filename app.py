@@ -7,7 +7,6 @@ and check each passage in its letter without leaving the page.
 event is the API endpoint `/ask` (docs/APP.md)."""
 from __future__ import annotations
 
-import os
 import re
 import sys
 
@@ -21,12 +20,9 @@ import uuid
 from functools import partial
 from pathlib import Path
 
-os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported; and its queue's pandas summary
-# of the last 10,000 events after every event (18% of the app's time under bench/load.py) every 1,000 only
-os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
-os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
+from qa.gradio_import import import_gradio  # noqa: E402
 
-import gradio as gr  # noqa: E402
+gr = import_gradio()  # analytics off, and without the start-up work Gradio does for its own developers
 
 from corpus.models import Hit  # noqa: E402
 from qa import feedback  # noqa: E402
