@@ -1,6 +1,8 @@
 """A bounded load test of the app's `/ask` API on 127.0.0.1: CLIENTS threads, each asking QUESTIONS
 questions one after another over plain HTTP (Gradio's `/gradio_api/call/ask`), so the client costs
-little CPU next to the server it measures. Prints one JSON line: errors, throughput, p50/p95/max.
+little CPU next to the server it measures. Each client keeps one session, as Gradio's own client
+(gradio_client) does; --session-per-question makes every question start a new one. Prints one JSON
+line: errors, throughput, p50/p95/max.
 
     python bench/load.py --url http://127.0.0.1:7860/ [--clients 20] [--questions 10] [--rounds 3]
     python bench/load.py --start INDEX_DIR [--port 7871] ...   (starts `python app.py` itself and also
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -19,6 +22,7 @@ import time
 from pathlib import Path
 import urllib.parse
 import urllib.request
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 QUESTIONS = [
@@ -31,10 +35,12 @@ QUESTIONS = [
 TIMEOUT = 60  # seconds for one question
 
 
-def ask(url: str, question: str) -> float:
-    """Seconds from posting `question` to the complete answer; raises on any error."""
+def ask(url: str, question: str, session: str | None = None) -> float:
+    """Seconds from posting `question` to the complete answer; raises on any error. `session`: the client's
+    session hash, sent with each question as Gradio's own client does; None lets the app start a new
+    session for the question (a fresh copy of the page's component state: the costlier case)."""
     started = time.perf_counter()
-    body = json.dumps({"data": [question, [], [], "", "", "", ""]}).encode()
+    body = json.dumps({"data": [question, [], [], "", "", "", ""], "session_hash": session}).encode()
     request = urllib.request.Request(url + "gradio_api/call/ask", body, {"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
         event = json.load(response)["event_id"]
@@ -45,9 +51,10 @@ def ask(url: str, question: str) -> float:
     return time.perf_counter() - started
 
 
-def one_round(url: str, clients: int, questions: int) -> dict:
+def one_round(url: str, clients: int, questions: int, keep_session: bool = True) -> dict:
     def client(number: int) -> list[float]:
-        return [ask(url, QUESTIONS[(number + i) % len(QUESTIONS)]) for i in range(questions)]
+        session = uuid.uuid4().hex if keep_session else None
+        return [ask(url, QUESTIONS[(number + i) % len(QUESTIONS)], session) for i in range(questions)]
 
     started = time.perf_counter()
     errors, latencies = 0, []
@@ -91,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--start", metavar="INDEX_DIR", help="start `python app.py --index INDEX_DIR` on --port first")
     ap.add_argument("--port", type=int, default=7871)
+    ap.add_argument("--session-per-question", action="store_true",
+                    help="send no session hash, so every question starts a new session (default: one per client, "
+                         "as gradio_client does)")
     args = ap.parse_args(argv)
     url = f"http://127.0.0.1:{args.port}/" if args.start else args.url.rstrip("/") + "/"
     if urllib.parse.urlparse(url).hostname not in ("127.0.0.1", "localhost", "::1"):
@@ -101,13 +111,16 @@ def main(argv: list[str] | None = None) -> int:
         out["first_answer_s"] = round(seconds, 2)
     try:
         ask(url, "warm-up")
-        rounds = [one_round(url, args.clients, args.questions) for _ in range(args.rounds)]
+        rounds = [one_round(url, args.clients, args.questions, not args.session_per_question)
+                  for _ in range(args.rounds)]
     finally:
         if proc:
             proc.terminate()
             proc.wait(timeout=30)
     summary = {key: statistics.median(r[key] for r in rounds) for key in ("per_s", "p50_ms", "p95_ms", "max_ms")}
-    print(json.dumps({**out, "clients": args.clients, "questions_each": args.questions, "rounds": rounds,
+    print(json.dumps({**out, "clients": args.clients, "questions_each": args.questions,
+                      "sessions": "one per question" if args.session_per_question else "one per client",
+                      "load_average": round(os.getloadavg()[0], 2), "rounds": rounds,
                       "errors": sum(r["errors"] for r in rounds), "median": summary}))
     return 0
 

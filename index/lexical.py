@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -64,12 +64,16 @@ def analyse(text: str) -> list[str]:
     return [_term(w) for w in words if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
 
 
+CLOSE_TERMS_KEPT = 50_000  # unknown question terms whose closest vocabulary words are remembered
+
+
 @dataclass
 class Lexical:
     """A BM25 index over passages, with its vocabulary for typo expansion."""
 
     bm25: object
-    vocab: list[str]
+    vocab: tuple[str, ...]
+    close: dict[str, list[str]] = field(default_factory=dict, repr=False)  # unknown term -> closest words
 
     def document_frequency(self) -> tuple[dict[str, int], int]:
         """Per analysed term, the number of passages holding it; and the number of passages."""
@@ -83,7 +87,7 @@ class Lexical:
 
         bm25 = bm25s.BM25(k1=1.2, b=0.75)
         bm25.index([analyse(t) for t in texts], show_progress=False)
-        return cls(bm25, sorted(t for t in bm25.vocab_dict if t))
+        return cls(bm25, tuple(sorted(t for t in bm25.vocab_dict if t)))
 
     def save(self, folder: Path) -> None:
         self.bm25.save(str(folder), show_progress=False)
@@ -94,7 +98,7 @@ class Lexical:
 
         bm25 = bm25s.BM25.load(str(folder), show_progress=False, verbosity=0)
         vocab = json.loads((Path(folder) / "vocab.index.json").read_text())
-        return cls(bm25, sorted(t for t in vocab if t))
+        return cls(bm25, tuple(sorted(t for t in vocab if t)))
 
     def query_terms(self, question: str, fuzzy: bool = True) -> list[str]:
         """Analysed question terms; unknown ones replaced by their closest vocabulary words."""
@@ -104,8 +108,18 @@ class Lexical:
             if term in known:
                 terms.append(term)
             elif fuzzy and len(term) >= 5:
-                terms.extend(_close_terms(term, tuple(self.vocab)))
+                terms.extend(self.close_terms(term))
         return terms
+
+    def close_terms(self, term: str) -> list[str]:
+        """The vocabulary words closest to an unknown `term` (a scan of the whole vocabulary, so the answer is
+        kept: the vocabulary does not change while the index is open)."""
+        found = self.close.get(term)
+        if found is None:
+            if len(self.close) >= CLOSE_TERMS_KEPT:
+                self.close.clear()
+            found = self.close[term] = _close_terms(term, self.vocab)
+        return found
 
     def scores(self, question: str) -> np.ndarray:
         """BM25 score of every passage for `question`."""
