@@ -27,13 +27,16 @@ from qa.search import passage_number
 ABSTAIN_FEATURES = ("bias", "confidence", "quote_score", "coverage", "coverage_quote", "missing",
                     "bm25_agrees", "margin", "year_fits", "year_misses", "english", "bm25_match", "number_misses",
                     "cognates", "coverage_nl", "coverage_quote_nl", "missing_nl", "bm25_match_nl", "confidence_en",
-                    "margin_en", "cognates_en", "search_score")
+                    "margin_en", "cognates_en", "search_score", "stand_out", "letter_stand_out",
+                    "coverage_letter", "missing_letter")
 # Fit by `python eval/answers.py --fit` (answerable dev questions against their answer-left-out variants and
 # the written unanswerable questions of eval/unanswerable.jsonl and eval/unanswerable_{nl,en}.jsonl; a third
 # of each set held out), default index, multilingual-e5-small.
-ABSTAIN_WEIGHTS = np.array([-35.843, 4.389, 0.193, 1.426, -0.954, -0.09, 0.533, 7.222, 0.8, -2.627, 6.179, -3.503, 0.058, 4.72,
-                            2.614, -2.579, 2.508, 6.368, 1.238, -4.771, -4.61, 29.337])
-ANSWER_ABOVE = -1.215  # answer when the logit reaches this: abstains on 3% of the fit part's answerable questions
+ABSTAIN_WEIGHTS = np.array([-34.836, -0.935, 0.332, -0.293, -1.037, 0.026, 0.48, 3.035, 0.44, -2.062, 1.986, -12.499,
+                            -0.441, 4.065, 0.692, -0.456, -0.417, 1.84, 2.49, -17.521, -3.578, 36.844, 36.069,
+                            -7.26, 1.855, -0.147])
+ANSWER_ABOVE = -1.555  # answer when the logit reaches this: abstains on 3% of the answerable dev questions
+STAND_OUT_AT = 5  # the best hit's score is compared with the 5th's (`kamerqa ask`'s default k)
 BM25_DEPTH = 10  # BM25 agrees when the quoted passage is among its this many best
 BM25_K1 = 1.2  # as the lexical index (index/lexical.py): a term's BM25 score stays below (k1 + 1) * idf
 _NUMBER = re.compile(r"(?<![\d.,])\d[\d.,]*\d|\b\d\b")
@@ -81,7 +84,24 @@ def evidence(index, question: str, hits: list[Hit], quote: Quote) -> np.ndarray:
     dutch, en = 1.0 - float(english), float(english)
     by_language = [base[3] * dutch, base[4] * dutch, base[5] * dutch, base[11] * dutch,
                    base[1] * en, base[7] * en, base[13] * en]
-    return np.array(base + by_language + [hits[0].score])
+    letter_terms = set(analyse(hit.letter.title + " " + hit.letter.text))
+    missing_letter = max((w for t, w in weights.items() if t not in letter_terms), default=0.0) / math.log(1 + n)
+    coverage_letter = sum(w for t, w in weights.items() if t in letter_terms) / (sum(weights.values()) or 1.0)
+    return np.array(base + by_language + [hits[0].score, *stand_out(hits), coverage_letter, missing_letter])
+
+
+def stand_out(hits: list[Hit]) -> tuple[float, float]:
+    """How far the best hit stands out from the rest for this question: its search score minus the score
+    of hit STAND_OUT_AT, and minus the best score of another letter. A question the letters answer has a
+    passage (often several, of one letter) well above the rest; one they cannot answer gets a flat run of
+    related passages. Unlike the best score itself, which grows with the number of passages (the best of
+    more distractors), these gaps barely shift with the size of the corpus."""
+    scores = [h.score for h in hits if math.isfinite(h.score)]
+    if len(scores) < 2:
+        return 0.0, 0.0
+    best = scores[0]
+    other = max((h.score for h in hits if h.letter.id != hits[0].letter.id and math.isfinite(h.score)), default=scores[-1])
+    return best - scores[min(STAND_OUT_AT, len(scores)) - 1], best - other
 
 
 def cognates(question: str, text: str) -> float:

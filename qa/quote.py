@@ -30,7 +30,7 @@ MAX_BLOCK_WORDS = 70  # a quoted block: 1-3 consecutive sentences of at most thi
 # lexical features of an English question count look-alike words (`qa.lookalike`).
 SENTENCE_FEATURES = ("bias", "dense", "dense_gap", "lexical", "lexical_near", "kind", "rank", "short",
                      "after_match", "opening", "lexical_beyond_title", "letter_rank")
-SENTENCE_WEIGHTS = np.array([-8.45, 1.29, 1.94, 0.73, 0.83, 1.5, 2.77, -1.24, 0.99, -0.18, 1.42, 1.72])
+SENTENCE_WEIGHTS = np.array([-9.15, 1.67, 2.48, 0.65, 0.88, 1.37, 2.95, -1.05, 1.66, -0.08, 1.25, 1.94])
 FURTHER_WITHIN = 0.25  # another passage's best sentence is quoted too when its logit is this close (set by hand)
 SPREAD_OF = 5  # the rank feature compares a hit's score to the best one's and the 5th's (`kamerqa ask`'s default k)
 SHORT_WORDS = 8  # a sentence of fewer words is rarely an answer by itself
@@ -39,14 +39,18 @@ OPENING = re.compile(r"\b(Hierbij|Geachte|Hiermede|Bijgaand|In antwoord op|Ter v
 
 QUESTION_KINDS = {  # the kind of a question, by its wording (Dutch and English)
     "why": re.compile(r"\b(waarom|why|om welke reden|for what reason|reden|reason|waartoe|doel|purpose|aim)\b", re.I),
-    "number": re.compile(r"\b(hoeveel|how (many|much)|hoe (groot|hoog|veel)|welk bedrag|what amount|kost|kosten|cost|costs)\b", re.I),
+    "number": re.compile(r"\b(hoeveel|how (many|much|long|old|often|large|high)|hoe (groot|hoog|veel|lang|breed|oud|vaak)|"
+                         r"welk (bedrag|deel|percentage|aantal)|welke (leeftijd|rente)|what (amount|share|percentage|"
+                         r"proportion|rate|interest)|at what age|kost|kosten|cost|costs)\b", re.I),
     "when": re.compile(r"\b(wanneer|when|welk jaar|what year|welke datum|what date|per wanneer|by when)\b", re.I),
     "who": re.compile(r"\b(wie|namens|who|whom|whose|welke (minister|bewindslieden)|which minister)\b", re.I),
     "decision": re.compile(r"\b(besl\w+|besluit|decide\w*|decision|vastgesteld|gekozen|chose|choose)\b", re.I),
 }
 KIND_MARKERS = {  # what a sentence needs to answer a question of that kind
     "why": re.compile(r"\b(omdat|teneinde|ten einde|om\s+(\S+\s+){0,12}?te\b|daardoor|daarom|doordat|immers|"
-                      r"want|vanwege|zodat|met het oog op|gelet op|reden|doel|because|in order to|so that)\b", re.I),
+                      r"want|vanwege|zodat|met het oog op|gelet op|reden|doel|because|in order to|so that|aangezien|wegens|opdat|"
+                      r"dankzij|als gevolg van|ten gevolge van|in verband met|noodzakelijk|noodzaak|overweging\w*|"
+                      r"due to|as a result)\b", re.I),
     "number": re.compile(r"(?<!nr\. )(?<!nr\.)(?<![\d ]\d)\b(?!(1[89]|20)\d\d\b)\d[\d.,]*\b(?!\s*(januari|februari|maart|april|"
                          r"mei|juni|juli|augustus|september|oktober|november|december))|\b(twee|drie|vier|vijf|zes|"
                          r"zeven|acht|negen|tien|twintig|honderd|duizend|miljoen|miljard|procent|helft|kwart)\b", re.I),
