@@ -12,13 +12,13 @@ The ablations refit without one signal at a time.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import pickle
 import statistics
 from pathlib import Path
 
 import numpy as np
 
+from answer_fit import FOLDS, abstain_shares, fit_logistic, fit_standardised, fold, held_out, source, threshold_for
 from corpus.models import Hit
 from index.store import default_index_dir, load_index
 from qa import abstain, hints, quote
@@ -32,13 +32,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 DEV = [SHARED / "eval/dev_questions.jsonl"]
 UNANSWERABLE = [Path(__file__).parent / "unanswerable.jsonl"]
 MAX_WORDS = [quote.MAX_BLOCK_WORDS]  # --max-words: the block size the quote figures are measured at
-FOLDS = 5  # cross-validation folds for the ablations (by a hash of the question id)
 ENGLISH = abstain.ABSTAIN_FEATURES.index("english")
-ALLOWED_WRONG = 0.03  # the abstention threshold lets this share of the fit part's answerable questions go
-# ridge penalties of the two logistic fits; the abstention model is fit on standardised features, so its
-# penalty treats every signal alike whatever its scale (5-fold cross-validated: 0.01 / 1 / 10 -> left out
-# 0.747 / 0.776 / 0.739 at about 5% wrong)
-L2_SENTENCE, L2_ABSTAIN = 1.0, 1.0
 
 
 class CachedEmbedder:
@@ -57,10 +51,6 @@ class CachedEmbedder:
             self.cache |= dict(zip(missing, self.embedder.encode_queries(missing)))
             self.path.write_bytes(pickle.dumps(self.cache))
         return np.stack([self.cache[t] for t in texts])
-
-
-def held_out(qid: str) -> bool:
-    return int(hashlib.sha1(qid.encode()).hexdigest(), 16) % 3 == 0
 
 
 def cases(index, dev_paths, unanswerable_paths, cache: Path) -> list[dict]:
@@ -90,33 +80,6 @@ def cases(index, dev_paths, unanswerable_paths, cache: Path) -> list[dict]:
             run("unanswerable", f"{path.name}:{n}", text)
     hits_file.write_bytes(pickle.dumps(stored))
     return out
-
-
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2_SENTENCE, steps: int = 50) -> np.ndarray:
-    """Logistic regression by Newton's method, L2 on all weights but the first (the bias)."""
-    w = np.zeros(x.shape[1])
-    penalty = np.full(x.shape[1], l2)
-    penalty[0] = 1e-6
-    for _ in range(steps):
-        p = 1 / (1 + np.exp(-np.clip(x @ w, -30, 30)))
-        grad = x.T @ (p - y) + penalty * w
-        hess = (x * (p * (1 - p))[:, None]).T @ x + np.diag(penalty)
-        w -= np.linalg.solve(hess, grad)
-    return w
-
-
-def fit_standardised(x: np.ndarray, y: np.ndarray, l2: float = L2_ABSTAIN) -> np.ndarray:
-    """`fit_logistic` on features scaled to mean 0 and unit variance (the first column, the bias, kept),
-    returned as weights on the raw features."""
-    mean, scale = x[:, 1:].mean(0), x[:, 1:].std(0)
-    scale[scale == 0] = 1.0
-    w = fit_logistic(np.hstack([x[:, :1], (x[:, 1:] - mean) / scale]), y, l2)
-    return np.concatenate([[w[0] - float(np.sum(w[1:] * mean / scale))], w[1:] / scale])
-
-
-def source(case) -> str:
-    """'en' for the English question set (eval/dev_en.jsonl, eval/unanswerable_en.jsonl), else 'rest'."""
-    return "en" if case["id"].startswith(("en-", "unanswerable_en")) else "rest"
 
 
 def sentence_data(index, items):
@@ -151,10 +114,6 @@ def quote_figures(data, weights, max_words: int | None = None) -> tuple[float, f
     return round(float(np.mean(right)), 3), float(statistics.median(words)) if words else 0.0
 
 
-def fold(case) -> int:
-    return int(hashlib.md5(case["id"].encode()).hexdigest(), 16) % FOLDS
-
-
 def cross_validated_quotes(data, drop: int | None = None, split=fold) -> tuple[float, float]:
     """answer@1 and median words over the parts of `split` (FOLDS folds by default), each part chosen
     with weights fit on the others; with split=`source`, only the English set, chosen by weights fit on the
@@ -186,17 +145,6 @@ def abstain_data(index, items, weights):
         labels.append(float(case["kind"] == "dev"))
         kinds.append((case["kind"], case["held_out"], fold(case), source(case)))
     return np.array(rows), np.array(labels), kinds
-
-
-def threshold_for(scores: np.ndarray, labels: np.ndarray) -> float:
-    """The highest logit threshold that abstains on at most ALLOWED_WRONG of the answerable questions."""
-    positives = np.sort(scores[labels == 1])
-    return float(positives[int(np.floor(ALLOWED_WRONG * len(positives)))]) if positives.size else 0.0
-
-
-def abstain_shares(abstained: np.ndarray, kinds: np.ndarray) -> dict:
-    return {kind: round(float(np.mean(abstained[kinds == kind])), 3) for kind in ("dev", "left_out", "unanswerable")
-            if (kinds == kind).any()}
 
 
 def cross_validated_abstention(x, y, kinds, drop: int | None = None, language: str = "", by_source=False) -> dict:
@@ -278,6 +226,8 @@ def report(index, every, fit: bool):
     first = np.zeros_like(weights)
     first[[0, quote.SENTENCE_FEATURES.index("dense"), quote.SENTENCE_FEATURES.index("rank")]] = -100.0, 1.0, 100.0
     print(f"  first version (best dense sentence of the best hit), all: {quote_figures(dev, first, 0)}")
+    print(f"  best case (some candidate sentence of the top {quote.QUOTE_FROM} hits overlaps a gold quote): "
+          f"{np.mean([labels.any() for _, _, labels in dev]):.3f}")
     print(f"  one sentence (the best by the model), fit {quote_figures(fit_part, part_weights, 0)} "
           f"held-out {quote_figures(held, part_weights, 0)}")
     print(f"  the English set (eval/dev_en.jsonl) chosen by weights fit on the 50 and the Dutch set: "

@@ -5,8 +5,8 @@ combines evidence of several kinds about the quoted block and its passage: the d
 sentence score of the quote, how much of the question's distinctive content words (stems, old spelling
 modernised) the passage holds and the weight of the most distinctive one it lacks, whether BM25 agrees
 on the passage, the margin to the best passage of another letter, whether a year or number the question
-names fits the letter, and the search score of the best hit (its passage cosine plus the boosts for a
-year, ministry or signer the question names). English questions are matched on their cross-lingual cues
+names fits the letter, the search score of the best hit (its passage cosine plus the boosts for a
+year, ministry or signer the question names) and how far it stands out from the hits below it. English questions are matched on their cross-lingual cues
 (names, numbers, years, look-alike words), as their words are not the letters' words. A small logistic
 model weighs them; docs/RETRIEVAL.md has what each signal brings.
 """
@@ -30,8 +30,8 @@ ABSTAIN_FEATURES = ("bias", "confidence", "quote_score", "coverage", "coverage_q
                     "margin_en", "cognates_en", "search_score", "stand_out", "letter_stand_out",
                     "coverage_letter", "missing_letter")
 # Fit by `python eval/answers.py --fit` (answerable dev questions against their answer-left-out variants and
-# the written unanswerable questions of eval/unanswerable.jsonl and eval/unanswerable_{nl,en}.jsonl; a third
-# of each set held out), default index, multilingual-e5-small.
+# the written unanswerable questions of eval/unanswerable.jsonl and eval/unanswerable_{nl,en}.jsonl; all of
+# them, on standardised features, returned on the raw ones), default index, multilingual-e5-small, hybrid.
 ABSTAIN_WEIGHTS = np.array([-34.836, -0.935, 0.332, -0.293, -1.037, 0.026, 0.48, 3.035, 0.44, -2.062, 1.986, -12.499,
                             -0.441, 4.065, 0.692, -0.456, -0.417, 1.84, 2.49, -17.521, -3.578, 36.844, 36.069,
                             -7.26, 1.855, -0.147])

@@ -24,9 +24,9 @@ QUOTE_FROM = 3  # sentences are taken from this many top hits
 MAX_BLOCK_WORDS = 70  # a quoted block: 1-3 consecutive sentences of at most this many words (issue: ~80;
 # cross-validated on the dev set, 70 words answer as well as 80 with a median of 60 words instead of 68)
 # Weights of the sentence score (logistic: the chance a sentence overlaps a gold quote), in the order of
-# `SENTENCE_FEATURES`. Fit by `python eval/answers.py --fit` on two thirds of the 245 dev questions of
-# ../shared/eval/dev_questions.jsonl and eval/dev_{nl,en}.jsonl (a third held out by a hash of the id),
-# default index, multilingual-e5-small. "rank" and "letter_rank" are `score_nearness` (not 1/rank); the
+# `SENTENCE_FEATURES`. Fit by `python eval/answers.py --fit` on all 245 dev questions of
+# ../shared/eval/dev_questions.jsonl and eval/dev_{nl,en}.jsonl (its held-out and cross-validated figures
+# refit without the questions they measure: docs/RETRIEVAL.md), default index, multilingual-e5-small. "rank" and "letter_rank" are `score_nearness` (not 1/rank); the
 # lexical features of an English question count look-alike words (`qa.lookalike`).
 SENTENCE_FEATURES = ("bias", "dense", "dense_gap", "lexical", "lexical_near", "kind", "rank", "short",
                      "after_match", "opening", "lexical_beyond_title", "letter_rank")
