@@ -21,7 +21,7 @@ import numpy as np
 from corpus.models import Hit
 from index.lexical import analyse
 from qa import hints, lookalike
-from qa.quote import Quote, coverage, term_counts, term_weights
+from qa.quote import Quote, coverage, score_drop, term_counts, term_weights
 from qa.search import passage_number
 
 ABSTAIN_FEATURES = ("bias", "confidence", "quote_score", "coverage", "coverage_quote", "missing",
@@ -92,16 +92,15 @@ def evidence(index, question: str, hits: list[Hit], quote: Quote) -> np.ndarray:
 
 def stand_out(hits: list[Hit]) -> tuple[float, float]:
     """How far the best hit stands out from the rest for this question: its search score minus the score
-    of hit STAND_OUT_AT, and minus the best score of another letter. A question the letters answer has a
+    of hit STAND_OUT_AT (`score_drop`), and minus the best score of another letter. A question the letters answer has a
     passage (often several, of one letter) well above the rest; one they cannot answer gets a flat run of
     related passages. Unlike the best score itself, which grows with the number of passages (the best of
     more distractors), these gaps barely shift with the size of the corpus."""
     scores = [h.score for h in hits if math.isfinite(h.score)]
     if len(scores) < 2:
         return 0.0, 0.0
-    best = scores[0]
     other = max((h.score for h in hits if h.letter.id != hits[0].letter.id and math.isfinite(h.score)), default=scores[-1])
-    return best - scores[min(STAND_OUT_AT, len(scores)) - 1], best - other
+    return score_drop(hits, STAND_OUT_AT), scores[0] - other
 
 
 def cognates(question: str, text: str) -> float:

@@ -160,18 +160,25 @@ def _sentence_cosines(index, hit: Hit, q: np.ndarray) -> dict[int, float]:
     return {int(index.sentence_owner[r, 1]): float(s) for r, s in zip(rows, scores)}
 
 
+def score_drop(hits: list[Hit], at: int = SPREAD_OF) -> float:
+    """How far the search score falls from the best hit to hit number `at` (1-based); with fewer hits,
+    the fall to the last one scaled to `at` hits (so `kamerqa ask -k 3` measures on the same scale as -k 10)."""
+    scores = [h.score for h in hits if math.isfinite(h.score)]
+    if len(scores) < 2:
+        return 0.0
+    last = min(len(scores), at)
+    return (scores[0] - scores[last - 1]) * (at - 1) / (last - 1)
+
+
 def score_nearness(hits: list[Hit]) -> list[float]:
     """How close each hit's search score comes to the best one, on the scale of this question's scores:
     1 for the best hit, 0 at (or below) the score of hit SPREAD_OF. A near-tie counts as a tie, where
     1/(rank + 1) would halve the second of two almost equal passages; and the scale is the question's own
     spread of scores, which does not shift with the size of the corpus as raw score gaps do."""
-    if not hits:
-        return []
-    best, floor = hits[0].score, hits[min(len(hits), SPREAD_OF) - 1].score
-    spread = best - floor
-    if not (math.isfinite(spread) and spread > 0):
+    spread = score_drop(hits)
+    if not spread > 0:
         return [1.0] * len(hits)
-    return [min(1.0, max(0.0, 1.0 - (best - h.score) / spread)) for h in hits]
+    return [min(1.0, max(0.0, 1.0 - (hits[0].score - h.score) / spread)) for h in hits]
 
 
 def candidates(index, question: str, hits: list[Hit]) -> list[Sentence]:

@@ -199,6 +199,9 @@ def test_a_near_tie_in_score_counts_as_a_tie():
     # spread: best - 5th = 0.05; the second is 0.0005 below the best: 0.99, the 5th and below: 0
     assert quote.score_nearness(hits) == pytest.approx([1.0, 0.99, 0.4, 0.2, 0.0, 0.0])
     assert quote.score_nearness(hits[:1]) == [1.0]
+    # with 3 hits the fall to the last (0.03) is scaled to 5 hits: 0.03 * 4 / 2 = 0.06
+    assert quote.score_drop(hits[:3]) == pytest.approx(0.06)
+    assert quote.score_drop(hits) == pytest.approx(0.05)
 
 
 def test_a_number_the_question_names_must_be_in_the_passage():

@@ -41,13 +41,14 @@ def test_secondary_migration_passage_in_top_3(real_index, question):
     assert letter.title.startswith("Ingelaste Europese migratiebijeenkomst")
 
 
+@pytest.mark.parametrize("k", ["3", "5", "10"])  # `kamerqa ask -k 3`, its default, the app's
 @pytest.mark.parametrize("question", MIGRATION_QUESTIONS)
-def test_secondary_migration_quotes_the_geas_sentence(real_index, question, capsys):
+def test_secondary_migration_quotes_the_geas_sentence(real_index, question, k, capsys):
     """Issue 10: `kamerqa ask QUESTION --json` answers both questions (Dutch and English: the English one
     has no word of the letter but look-alikes) with the seed letter's GEAS sentence as its first quote, not
     the neighbouring passage that ranks a hair higher."""
     capsys.readouterr()
-    assert main(["ask", question, "--json", "--index", str(real_index.path)]) == 0
+    assert main(["ask", question, "--json", "-k", k, "--index", str(real_index.path)]) == 0
     answer = json.loads(capsys.readouterr().out)["answer"]
     assert not answer["abstained"], answer["reason"]
     first = answer["quotes"][0]
