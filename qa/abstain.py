@@ -32,10 +32,10 @@ ABSTAIN_FEATURES = ("bias", "confidence", "quote_score", "coverage", "coverage_q
 # Fit by `python eval/answers.py --fit` (answerable dev questions against their answer-left-out variants and
 # the written unanswerable questions of eval/unanswerable.jsonl and eval/unanswerable_{nl,en}.jsonl; all of
 # them, on standardised features, returned on the raw ones), default index, multilingual-e5-small, hybrid.
-ABSTAIN_WEIGHTS = np.array([-34.836, -0.935, 0.332, -0.293, -1.037, 0.026, 0.48, 3.035, 0.44, -2.062, 1.986, -12.499,
-                            -0.441, 4.065, 0.692, -0.456, -0.417, 1.84, 2.49, -17.521, -3.578, 36.844, 36.069,
-                            -7.26, 1.855, -0.147])
-ANSWER_ABOVE = -1.555  # answer when the logit reaches this: abstains on 3% of the answerable dev questions
+ABSTAIN_WEIGHTS = np.array([-34.795, -1.935, 0.314, -0.327, -1.042, -0.039, 0.474, 3.387, 0.451, -2.017, 1.973, -12.722,
+                            -0.404, 4.052, 0.581, -0.006, -0.412, 1.168, 2.497, -17.035, -3.54, 37.744, 35.731,
+                            -7.434, 1.898, -0.105])
+ANSWER_ABOVE = -1.587  # answer when the logit reaches this: abstains on 3% of the answerable dev questions
 STAND_OUT_AT = 5  # the best hit's score is compared with the 5th's (`kamerqa ask`'s default k)
 BM25_DEPTH = 10  # BM25 agrees when the quoted passage is among its this many best
 BM25_K1 = 1.2  # as the lexical index (index/lexical.py): a term's BM25 score stays below (k1 + 1) * idf

@@ -30,7 +30,7 @@ MAX_BLOCK_WORDS = 70  # a quoted block: 1-3 consecutive sentences of at most thi
 # lexical features of an English question count look-alike words (`qa.lookalike`).
 SENTENCE_FEATURES = ("bias", "dense", "dense_gap", "lexical", "lexical_near", "kind", "rank", "short",
                      "after_match", "opening", "lexical_beyond_title", "letter_rank")
-SENTENCE_WEIGHTS = np.array([-9.15, 1.67, 2.48, 0.65, 0.88, 1.37, 2.95, -1.05, 1.66, -0.08, 1.25, 1.94])
+SENTENCE_WEIGHTS = np.array([-9.2, 1.68, 2.48, 0.64, 0.85, 1.43, 2.96, -1.04, 1.67, -0.07, 1.28, 1.94])
 FURTHER_WITHIN = 0.25  # another passage's best sentence is quoted too when its logit is this close (set by hand)
 SPREAD_OF = 5  # the rank feature compares a hit's score to the best one's and the 5th's (`kamerqa ask`'s default k)
 SHORT_WORDS = 8  # a sentence of fewer words is rarely an answer by itself
@@ -42,7 +42,8 @@ QUESTION_KINDS = {  # the kind of a question, by its wording (Dutch and English)
     "number": re.compile(r"\b(hoeveel|how (many|much|long|old|often|large|high)|hoe (groot|hoog|veel|lang|breed|oud|vaak)|"
                          r"welk (bedrag|deel|percentage|aantal)|welke (leeftijd|rente)|what (amount|share|percentage|"
                          r"proportion|rate|interest)|at what age|kost|kosten|cost|costs)\b", re.I),
-    "when": re.compile(r"\b(wanneer|when|welk jaar|what year|welke datum|what date|per wanneer|by when)\b", re.I),
+    "when": re.compile(r"\b(wanneer|when|welk \w*jaar|(what|which) year|welke datum|what date|per wanneer|by when|"
+                       r"vanaf welk\w*|from (what|which)|termijn|deadline)\b", re.I),
     "who": re.compile(r"\b(wie|namens|who|whom|whose|welke (minister|bewindslieden)|which minister)\b", re.I),
     "decision": re.compile(r"\b(besl\w+|besluit|decide\w*|decision|vastgesteld|gekozen|chose|choose)\b", re.I),
 }
