@@ -12,16 +12,16 @@ The ablations refit without one signal at a time.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import pickle
 import statistics
 from pathlib import Path
 
 import numpy as np
 
+from answer_fit import FOLDS, abstain_shares, fit_logistic, fit_standardised, fold, held_out, source, threshold_for
 from corpus.models import Hit
 from index.store import default_index_dir, load_index
-from qa import abstain, quote
+from qa import abstain, hints, quote
 from qa.answer_eval import quote_matches, read_unanswerable
 from qa.gold import resolve_gold
 from qa.questions import load_questions
@@ -32,10 +32,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 DEV = [SHARED / "eval/dev_questions.jsonl"]
 UNANSWERABLE = [Path(__file__).parent / "unanswerable.jsonl"]
 MAX_WORDS = [quote.MAX_BLOCK_WORDS]  # --max-words: the block size the quote figures are measured at
-FOLDS = 5  # cross-validation folds for the ablations (by a hash of the question id)
 ENGLISH = abstain.ABSTAIN_FEATURES.index("english")
-ALLOWED_WRONG = 0.03  # the abstention threshold lets this share of the fit part's answerable questions go
-L2_SENTENCE, L2_ABSTAIN = 1.0, 0.01  # ridge penalties of the two logistic fits (held-out answer@1 / abstention)
 
 
 class CachedEmbedder:
@@ -54,10 +51,6 @@ class CachedEmbedder:
             self.cache |= dict(zip(missing, self.embedder.encode_queries(missing)))
             self.path.write_bytes(pickle.dumps(self.cache))
         return np.stack([self.cache[t] for t in texts])
-
-
-def held_out(qid: str) -> bool:
-    return int(hashlib.sha1(qid.encode()).hexdigest(), 16) % 3 == 0
 
 
 def cases(index, dev_paths, unanswerable_paths, cache: Path) -> list[dict]:
@@ -87,19 +80,6 @@ def cases(index, dev_paths, unanswerable_paths, cache: Path) -> list[dict]:
             run("unanswerable", f"{path.name}:{n}", text)
     hits_file.write_bytes(pickle.dumps(stored))
     return out
-
-
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2_SENTENCE, steps: int = 50) -> np.ndarray:
-    """Logistic regression by Newton's method, L2 on all weights but the first (the bias)."""
-    w = np.zeros(x.shape[1])
-    penalty = np.full(x.shape[1], l2)
-    penalty[0] = 1e-6
-    for _ in range(steps):
-        p = 1 / (1 + np.exp(-np.clip(x @ w, -30, 30)))
-        grad = x.T @ (p - y) + penalty * w
-        hess = (x * (p * (1 - p))[:, None]).T @ x + np.diag(penalty)
-        w -= np.linalg.solve(hess, grad)
-    return w
 
 
 def sentence_data(index, items):
@@ -134,20 +114,25 @@ def quote_figures(data, weights, max_words: int | None = None) -> tuple[float, f
     return round(float(np.mean(right)), 3), float(statistics.median(words)) if words else 0.0
 
 
-def fold(case) -> int:
-    return int(hashlib.md5(case["id"].encode()).hexdigest(), 16) % FOLDS
-
-
-def cross_validated_quotes(data, drop: int | None = None) -> tuple[float, float]:
-    """answer@1 and median words over FOLDS folds, each fold chosen with weights fit on the others."""
+def cross_validated_quotes(data, drop: int | None = None, split=fold) -> tuple[float, float]:
+    """answer@1 and median words over the parts of `split` (FOLDS folds by default), each part chosen
+    with weights fit on the others; with split=`source`, only the English set, chosen by weights fit on the
+    rest (the 50 and the Dutch set)."""
     right, words = 0.0, []
-    for f in range(FOLDS):
-        test = [d for d in data if fold(d[0]) == f]
-        weights = fit_sentences([d for d in data if fold(d[0]) != f], drop)
+    parts = ["en"] if split is source else sorted({split(d[0]) for d in data})
+    data_tested = [d for d in data if split(d[0]) in parts]
+    for part in parts:
+        test = [d for d in data if split(d[0]) == part]
+        weights = fit_sentences([d for d in data if split(d[0]) != part], drop)
         score, median = quote_figures(test, weights)
         right += score * len(test)
         words.append(median)
-    return round(right / len(data), 3), float(np.median(words))
+    return round(right / len(data_tested), 3), float(np.median(words))
+
+
+def quotes_by_language(data, weights) -> dict:
+    return {lang: quote_figures([d for d in data if hints.language(d[0]["question"]) == lang], weights)
+            for lang in ("nl", "en")}
 
 
 def abstain_data(index, items, weights):
@@ -158,32 +143,25 @@ def abstain_data(index, items, weights):
             continue
         rows.append(abstain.evidence(index, case["question"], case["hits"], q))
         labels.append(float(case["kind"] == "dev"))
-        kinds.append((case["kind"], case["held_out"], fold(case)))
+        kinds.append((case["kind"], case["held_out"], fold(case), source(case)))
     return np.array(rows), np.array(labels), kinds
 
 
-def threshold_for(scores: np.ndarray, labels: np.ndarray) -> float:
-    """The highest logit threshold that abstains on at most ALLOWED_WRONG of the answerable questions."""
-    positives = np.sort(scores[labels == 1])
-    return float(positives[int(np.floor(ALLOWED_WRONG * len(positives)))]) if positives.size else 0.0
-
-
-def abstain_shares(abstained: np.ndarray, kinds: np.ndarray) -> dict:
-    return {kind: round(float(np.mean(abstained[kinds == kind])), 3) for kind in ("dev", "left_out", "unanswerable")
-            if (kinds == kind).any()}
-
-
-def cross_validated_abstention(x, y, kinds, drop: int | None = None, language: str = "") -> dict:
+def cross_validated_abstention(x, y, kinds, drop: int | None = None, language: str = "", by_source=False) -> dict:
+    """Shares abstained, each fold decided by a model fit on the other folds (by_source: only the English
+    sets, decided by a model fit on the rest)."""
     x = x.copy()
     if drop is not None:
         x[:, drop] = 0.0
-    folds = np.array([f for _, _, f in kinds])
+    folds = np.array([k[3] if by_source else k[2] for k in kinds])
     abstained = np.zeros(len(y), dtype=bool)
-    for f in range(FOLDS):
+    for f in (["en"] if by_source else sorted(set(folds))):
         train = folds != f
-        w = fit_logistic(x[train], y[train], L2_ABSTAIN)
+        w = fit_standardised(x[train], y[train])
         abstained[~train] = x[~train] @ w < threshold_for(x[train] @ w, y[train])
-    kind = np.array([k for k, _, _ in kinds])
+    kind = np.array([k[0] for k in kinds])
+    if by_source:
+        return abstain_shares(abstained[folds == "en"], kind[folds == "en"])
     if language:  # the shares among the questions of one language
         keep = (x[:, ENGLISH] == 1) == (language == "en")
         return abstain_shares(abstained[keep], kind[keep])
@@ -193,53 +171,115 @@ def cross_validated_abstention(x, y, kinds, drop: int | None = None, language: s
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--index", type=Path, default=None)
+    ap.add_argument("--transfer", type=Path, action="append", default=[],
+                    help="another index (e.g. /work/idx/scale-large): the figures there with the weights of --index")
     ap.add_argument("--cache", type=Path, required=True, help="scratch folder for question vectors and hits")
     ap.add_argument("--dev", type=Path, action="append")
     ap.add_argument("--unanswerable", type=Path, action="append")
     ap.add_argument("--fit", action="store_true", help="fit the weights and print them")
+    ap.add_argument("--misses", action="store_true", help="list every wrong quote and every wrong decision")
     ap.add_argument("--max-words", type=int, default=quote.MAX_BLOCK_WORDS, help="measure quotes of at most this many words")
     args = ap.parse_args(argv)
     args.cache.mkdir(parents=True, exist_ok=True)
     MAX_WORDS[0] = args.max_words
-    loaded = load_index(args.index or Path(default_index_dir()), deep_check=False)
-    index = Searcher(loaded, CachedEmbedder(loaded.manifest["model"], args.cache / "query_vectors.pkl"))
-    every = cases(index, args.dev or DEV, args.unanswerable or UNANSWERABLE, args.cache)
-    report(index, every, args.fit)
+    index, every = open_cases(args.index or Path(default_index_dir()), args)
+    weights, w_abs, above = report(index, every, args.fit)
+    for path in args.transfer:
+        other, other_cases = open_cases(path, args)
+        print(f"on {path} with these weights:")
+        measure(other, other_cases, weights, w_abs, above, "  ")
+        if args.misses:
+            list_misses(other, other_cases, weights, w_abs, above)
+    if args.misses:
+        list_misses(index, every, weights, w_abs, above)
     return 0
 
 
-def report(index, every, fit: bool) -> None:
+def open_cases(path: Path, args):
+    loaded = load_index(path, deep_check=False)
+    index = Searcher(loaded, CachedEmbedder(loaded.manifest["model"], args.cache / "query_vectors.pkl"))
+    return index, cases(index, args.dev or DEV, args.unanswerable or UNANSWERABLE, args.cache)
+
+
+def measure(index, every, weights, w_abs, above, indent="") -> None:
+    """The figures of given weights on all cases of an index (no fitting)."""
+    dev = sentence_data(index, [c for c in every if c["kind"] == "dev"])
+    print(f"{indent}quote answer@1, words: all {quote_figures(dev, weights)} by language {quotes_by_language(dev, weights)}")
+    x, _, kinds = abstain_data(index, every, weights)
+    print(f"{indent}abstained on: {abstain_shares(x @ w_abs < above, np.array([k[0] for k in kinds]))}")
+
+
+def report(index, every, fit: bool):
+    """Print the figures and ablations and return the weights to use: with `fit`, fit on all questions
+    (the module's weights are fit so); else the modules' weights. Every held-out figure is of a model fit
+    without the questions it is measured on (the third held out by id, the folds, the English set)."""
     dev = sentence_data(index, [c for c in every if c["kind"] == "dev"])
     fit_part, held = [d for d in dev if not d[0]["held_out"]], [d for d in dev if d[0]["held_out"]]
-    weights = fit_sentences(fit_part) if fit else quote.SENTENCE_WEIGHTS
+    weights = fit_sentences(dev) if fit else quote.SENTENCE_WEIGHTS
     if fit:
         print("SENTENCE_WEIGHTS =", np.round(weights, 2).tolist())
+    part_weights = fit_sentences(fit_part)
     print(f"quote choice, answer@1 ignoring abstention and median words quoted ({len(fit_part)} fit / {len(held)} held-out):")
-    print(f"  fit {quote_figures(fit_part, weights)}  held-out {quote_figures(held, weights)}")
+    print(f"  fit on the fit part: fit {quote_figures(fit_part, part_weights)}  held-out {quote_figures(held, part_weights)}")
+    print(f"  all {len(dev)} with the weights in use (in-sample when fit on all): {quote_figures(dev, weights)} "
+          f"by language {quotes_by_language(dev, weights)}")
     first = np.zeros_like(weights)
     first[[0, quote.SENTENCE_FEATURES.index("dense"), quote.SENTENCE_FEATURES.index("rank")]] = -100.0, 1.0, 100.0
     print(f"  first version (best dense sentence of the best hit), all: {quote_figures(dev, first, 0)}")
-    print(f"  one sentence (the best by the model), fit {quote_figures(fit_part, weights, 0)} held-out {quote_figures(held, weights, 0)}")
+    print(f"  best case (some candidate sentence of the top {quote.QUOTE_FROM} hits overlaps a gold quote): "
+          f"{np.mean([labels.any() for _, _, labels in dev]):.3f}")
+    print(f"  one sentence (the best by the model), fit {quote_figures(fit_part, part_weights, 0)} "
+          f"held-out {quote_figures(held, part_weights, 0)}")
+    print(f"  the English set (eval/dev_en.jsonl) chosen by weights fit on the 50 and the Dutch set: "
+          f"{cross_validated_quotes(dev, split=source)}")
     print(f"  {FOLDS}-fold cross-validation over all {len(dev)}: all signals {cross_validated_quotes(dev)}")
     for n, feature in enumerate(quote.SENTENCE_FEATURES[1:], start=1):
         print(f"    without {feature:22s} {cross_validated_quotes(dev, n)}")
     x, y, kinds = abstain_data(index, every, weights)
-    held_mask = np.array([h for _, h, _ in kinds])
-    kind = np.array([k for k, _, _ in kinds])
+    held_mask = np.array([k[1] for k in kinds])
+    kind = np.array([k[0] for k in kinds])
     w_abs, above = abstain.ABSTAIN_WEIGHTS, abstain.ANSWER_ABOVE
     if fit:
-        w_abs = fit_logistic(x[~held_mask], y[~held_mask], L2_ABSTAIN)
-        above = threshold_for(x[~held_mask] @ w_abs, y[~held_mask])
+        w_abs = fit_standardised(x, y)
+        above = threshold_for(x @ w_abs, y)
         print("ABSTAIN_WEIGHTS =", np.round(w_abs, 3).tolist(), " ANSWER_ABOVE =", round(above, 3))
-    abstained = x @ w_abs < above
+    w_part = fit_standardised(x[~held_mask], y[~held_mask])
+    part_abstained = x @ w_part < threshold_for(x[~held_mask] @ w_part, y[~held_mask])
     print("abstained on (dev = wrongly, on answerable questions):")
-    print(f"  fit      {abstain_shares(abstained[~held_mask], kind[~held_mask])}")
-    print(f"  held-out {abstain_shares(abstained[held_mask], kind[held_mask])}")
+    print(f"  fit on the fit part: fit {abstain_shares(part_abstained[~held_mask], kind[~held_mask])}  "
+          f"held-out {abstain_shares(part_abstained[held_mask], kind[held_mask])}")
+    print(f"  all with the weights in use (in-sample when fit on all): {abstain_shares(x @ w_abs < above, kind)}")
+    print(f"  the English sets (eval/*_en.jsonl) decided by a model fit on the rest: "
+          f"{cross_validated_abstention(x, y, kinds, by_source=True)}")
     print(f"  {FOLDS}-fold cross-validation: all signals {cross_validated_abstention(x, y, kinds)}")
     for language in ("nl", "en"):
         print(f"    {language} questions only  {cross_validated_abstention(x, y, kinds, language=language)}")
     for n, feature in enumerate(abstain.ABSTAIN_FEATURES[1:], start=1):
         print(f"    without {feature:18s} {cross_validated_abstention(x, y, kinds, n)}")
+    return weights, w_abs, above
+
+
+def list_misses(index, every, weights, w_abs, above) -> None:
+    """Every dev question whose quote is wrong (chosen block, then the gold quote) and every wrong decision."""
+    print(f"misses on {index.path}:")
+    for case, found, _ in sentence_data(index, [c for c in every if c["kind"] == "dev"]):
+        q = quote.best_block(found, case["hits"], weights, MAX_WORDS[0])
+        hits = case["hits"]
+        if q is not None and quote_matches(hits[q.rank].letter.id, *q.span, case["gold"]):
+            continue
+        chosen = " ".join(hits[q.rank].letter.text[q.span[0]:q.span[1]].split())[:160] if q else "(nothing)"
+        gold = case["gold"][0]
+        wanted = index.letters[gold.doc_id].text[gold.start:gold.end] if gold.start is not None else gold.doc_id
+        print(f"  QUOTE {case['id']}: {case['question']}\n    chose hit {q.rank + 1 if q else '-'}: {chosen}\n"
+              f"    gold {gold.doc_id}: {' '.join(wanted.split())[:160]}")
+    for case in every:
+        q = quote.choose_quote(index, case["question"], case["hits"], weights)
+        if q is None:
+            continue
+        decision = abstain.decide(abstain.evidence(index, case["question"], case["hits"], q), w_abs, above)
+        if decision.answerable != (case["kind"] == "dev"):
+            verb = "abstained on" if case["kind"] == "dev" else "answered"
+            print(f"  DECISION {verb} {case['kind']} {case['id']} ({decision.score:+.2f}): {case['question']} | {decision.reason}")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@ combines evidence of several kinds about the quoted block and its passage: the d
 sentence score of the quote, how much of the question's distinctive content words (stems, old spelling
 modernised) the passage holds and the weight of the most distinctive one it lacks, whether BM25 agrees
 on the passage, the margin to the best passage of another letter, whether a year or number the question
-names fits the letter, and the search score of the best hit (its passage cosine plus the boosts for a
-year, ministry or signer the question names). English questions are matched on their cross-lingual cues
+names fits the letter, the search score of the best hit (its passage cosine plus the boosts for a
+year, ministry or signer the question names) and how far it stands out from the hits below it. English questions are matched on their cross-lingual cues
 (names, numbers, years, look-alike words), as their words are not the letters' words. A small logistic
 model weighs them; docs/RETRIEVAL.md has what each signal brings.
 """
@@ -18,27 +18,27 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rapidfuzz import fuzz, process
-
 from corpus.models import Hit
-from index.lexical import STOPWORDS, analyse, fold
-from qa import hints
-from qa.quote import Quote, coverage, term_counts, term_weights
+from index.lexical import analyse
+from qa import hints, lookalike
+from qa.quote import Quote, coverage, score_drop, term_counts, term_weights
 from qa.search import passage_number
 
 ABSTAIN_FEATURES = ("bias", "confidence", "quote_score", "coverage", "coverage_quote", "missing",
                     "bm25_agrees", "margin", "year_fits", "year_misses", "english", "bm25_match", "number_misses",
                     "cognates", "coverage_nl", "coverage_quote_nl", "missing_nl", "bm25_match_nl", "confidence_en",
-                    "margin_en", "cognates_en", "search_score")
+                    "margin_en", "cognates_en", "search_score", "stand_out", "letter_stand_out",
+                    "coverage_letter", "missing_letter")
 # Fit by `python eval/answers.py --fit` (answerable dev questions against their answer-left-out variants and
-# the written unanswerable questions of eval/unanswerable.jsonl and /work/evaldata/unanswerable_*.jsonl; a third
-# of each set held out), default index, multilingual-e5-small.
-ABSTAIN_WEIGHTS = np.array([-37.2, 5.245, 0.288, 1.557, -1.186, -0.047, 0.784, 7.156, 0.856, -3.13, 6.961, -5.44,
-                            -0.188, 4.387, 4.773, -2.107, 3.193, 2.118, 1.367, -4.483, -4.606, 29.224])
-ANSWER_ABOVE = -1.269  # answer when the logit reaches this: abstains on 3% of the fit part's answerable questions
+# the written unanswerable questions of eval/unanswerable.jsonl and eval/unanswerable_{nl,en}.jsonl; all of
+# them, on standardised features, returned on the raw ones), default index, multilingual-e5-small, hybrid.
+ABSTAIN_WEIGHTS = np.array([-34.795, -1.935, 0.314, -0.327, -1.042, -0.039, 0.474, 3.387, 0.451, -2.017, 1.973, -12.722,
+                            -0.404, 4.052, 0.581, -0.006, -0.412, 1.168, 2.497, -17.035, -3.54, 37.744, 35.731,
+                            -7.434, 1.898, -0.105])
+ANSWER_ABOVE = -1.587  # answer when the logit reaches this: abstains on 3% of the answerable dev questions
+STAND_OUT_AT = 5  # the best hit's score is compared with the 5th's (`kamerqa ask`'s default k)
 BM25_DEPTH = 10  # BM25 agrees when the quoted passage is among its this many best
 BM25_K1 = 1.2  # as the lexical index (index/lexical.py): a term's BM25 score stays below (k1 + 1) * idf
-COGNATE_RATIO = 80  # rapidfuzz ratio for two words to look alike across English and Dutch (set by hand)
 _NUMBER = re.compile(r"(?<![\d.,])\d[\d.,]*\d|\b\d\b")
 _CUE = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][\w-]{2,}|\d[\d.,]*)")
 
@@ -84,19 +84,30 @@ def evidence(index, question: str, hits: list[Hit], quote: Quote) -> np.ndarray:
     dutch, en = 1.0 - float(english), float(english)
     by_language = [base[3] * dutch, base[4] * dutch, base[5] * dutch, base[11] * dutch,
                    base[1] * en, base[7] * en, base[13] * en]
-    return np.array(base + by_language + [hits[0].score])
+    letter_terms = set(analyse(hit.letter.title + " " + hit.letter.text))
+    missing_letter = max((w for t, w in weights.items() if t not in letter_terms), default=0.0) / math.log(1 + n)
+    coverage_letter = sum(w for t, w in weights.items() if t in letter_terms) / (sum(weights.values()) or 1.0)
+    return np.array(base + by_language + [hits[0].score, *stand_out(hits), coverage_letter, missing_letter])
+
+
+def stand_out(hits: list[Hit]) -> tuple[float, float]:
+    """How far the best hit stands out from the rest for this question: its search score minus the score
+    of hit STAND_OUT_AT (`score_drop`), and minus the best score of another letter. A question the letters answer has a
+    passage (often several, of one letter) well above the rest; one they cannot answer gets a flat run of
+    related passages. Unlike the best score itself, which grows with the number of passages (the best of
+    more distractors), these gaps barely shift with the size of the corpus."""
+    scores = [h.score for h in hits if math.isfinite(h.score)]
+    if len(scores) < 2:
+        return 0.0, 0.0
+    other = max((h.score for h in hits if h.letter.id != hits[0].letter.id and math.isfinite(h.score)), default=scores[-1])
+    return score_drop(hits, STAND_OUT_AT), scores[0] - other
 
 
 def cognates(question: str, text: str) -> float:
-    """The share of the question's longer content words that have a look-alike in `text` (rapidfuzz ratio
-    >= COGNATE_RATIO on folded words): 'migration' ~ 'migratie', 'pension' ~ 'pensioen'. Works across
-    English and Dutch and across spelling variants, where stems do not."""
-    asked = {w for w in re.findall(r"[a-z]{5,}", fold(hints.content_question(question))) if w not in STOPWORDS}
-    if not asked:
-        return 0.0
-    words = sorted({w for w in re.findall(r"[a-z]{4,}", fold(text))})
-    found = sum(process.extractOne(w, words, scorer=fuzz.ratio, score_cutoff=COGNATE_RATIO) is not None for w in asked)
-    return found / len(asked)
+    """The share of the question's longer content words that have a look-alike in `text`
+    (`qa.lookalike`: 'migration' ~ 'migratie', 'secondary' ~ 'secundaire', 'pension' ~ 'pensioen'). Works
+    across English and Dutch and across spelling variants, where stems do not."""
+    return lookalike.lookalike_share(lookalike.content_words(hints.content_question(question)), text)
 
 
 def _number_misses(question: str, passage_text: str) -> float:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from corpus.meta import clean_sender, tidy_sender
-from qa import abstain, quote
+from qa import abstain, lookalike, quote
 from qa.answer import compose_answer, tidy
 from qa.answer_eval import answer_row, quote_matches, score_answers
 from qa.cli import main
@@ -174,9 +174,34 @@ def test_answer_metrics_by_hand():
 
 
 def test_look_alike_words_cross_languages():
-    # content words of 5+ letters: "secondary", "migration" -> only "migration" ~ "migratie" (ratio >= 80)
+    # content words of 5+ letters: "secondary", "migration" ("want" is too short) -> only "migration" ~ "migratie"
     assert abstain.cognates("what does NL want on secondary migration?", "Nederland wil migratie beperken") == 0.5
+    # "secondary" -> "secondair" ~ "secundair(e)" (88.9 on the word's beginning), "migration" -> "migratie"
+    assert abstain.cognates("what does NL want on secondary migration?", "het voorkomen van secundaire migratie") == 1.0
     assert abstain.cognates("wat?", "iets") == 0.0
+
+
+@pytest.mark.parametrize("english, dutch, alike", [
+    ("capacity", "capaciteit", True), ("subsidy", "subsidies", True), ("military", "militaire", True),
+    ("pension", "pensioen", True), ("organisation", "organisatie", True), ("agriculture", "landbouw", False),
+    ("police", "polis", False), ("transport", "vervoer", False)])
+def test_look_alikes_by_spelling_correspondences(english, dutch, alike):
+    assert lookalike.looks_alike(english, lookalike.text_words(dutch)) is alike
+
+
+def test_english_content_words_leave_out_question_words():
+    assert lookalike.content_words("What does the government want regarding pension rights?") == (
+        "government", "pension", "rights")
+
+
+def test_a_near_tie_in_score_counts_as_a_tie():
+    hits = [type("H", (), {"score": s}) for s in (0.890, 0.8895, 0.86, 0.85, 0.84, 0.70)]
+    # spread: best - 5th = 0.05; the second is 0.0005 below the best: 0.99, the 5th and below: 0
+    assert quote.score_nearness(hits) == pytest.approx([1.0, 0.99, 0.4, 0.2, 0.0, 0.0])
+    assert quote.score_nearness(hits[:1]) == [1.0]
+    # with 3 hits the fall to the last (0.03) is scaled to 5 hits: 0.03 * 4 / 2 = 0.06
+    assert quote.score_drop(hits[:3]) == pytest.approx(0.06)
+    assert quote.score_drop(hits) == pytest.approx(0.05)
 
 
 def test_a_number_the_question_names_must_be_in_the_passage():
