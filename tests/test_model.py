@@ -43,8 +43,6 @@ def test_secondary_migration_passage_in_top_3(real_index, question):
     assert letter.date == "2018-06-21" and letter.kenmerk == "2298637"
     assert "Harbers" in letter.sender and "Staatssecretaris" in letter.sender
     assert letter.title.startswith("Ingelaste Europese migratiebijeenkomst")
-    answer = compose_answer(question, hits, real_index)
-    assert answer.answered and any("secundaire migratie" in c.sentence_text() for c in answer.citations)
 
 
 @pytest.mark.slow
