@@ -6,6 +6,8 @@ import hashlib
 
 import numpy as np
 
+from qa.abstain import ABSTAIN_FEATURES, ABSTAIN_SIGNS
+
 FOLDS = 5  # cross-validation folds for the ablations (by a hash of the question id)
 ALLOWED_WRONG = 0.03  # the abstention threshold lets this share of the fit part's answerable questions go
 # ridge penalties of the two logistic fits; the abstention model is fit on standardised features, so its
@@ -18,26 +20,46 @@ def held_out(qid: str) -> bool:
     return int(hashlib.sha1(qid.encode()).hexdigest(), 16) % 3 == 0
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2_SENTENCE, steps: int = 50) -> np.ndarray:
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2_SENTENCE, steps: int = 50,
+                 sample_weight: np.ndarray | None = None) -> np.ndarray:
     """Logistic regression by Newton's method, L2 on all weights but the first (the bias)."""
     w = np.zeros(x.shape[1])
+    sw = np.ones(len(y)) if sample_weight is None else sample_weight
     penalty = np.full(x.shape[1], l2)
     penalty[0] = 1e-6
     for _ in range(steps):
         p = 1 / (1 + np.exp(-np.clip(x @ w, -30, 30)))
-        grad = x.T @ (p - y) + penalty * w
-        hess = (x * (p * (1 - p))[:, None]).T @ x + np.diag(penalty)
+        grad = x.T @ (sw * (p - y)) + penalty * w
+        hess = (x * (sw * p * (1 - p))[:, None]).T @ x + np.diag(penalty)
         w -= np.linalg.solve(hess, grad)
     return w
 
 
-def fit_standardised(x: np.ndarray, y: np.ndarray, l2: float = L2_ABSTAIN) -> np.ndarray:
+def fit_standardised(x: np.ndarray, y: np.ndarray, l2: float = L2_ABSTAIN, signs: np.ndarray | None = None,
+                     sample_weight: np.ndarray | None = None) -> np.ndarray:
     """`fit_logistic` on features scaled to mean 0 and unit variance (the first column, the bias, kept),
-    returned as weights on the raw features."""
+    returned as weights on the raw features. With `signs` (+1, -1 or 0 = free per column) a feature whose
+    weight comes out with the wrong sign is left out and the rest refit, until every sign holds."""
     mean, scale = x[:, 1:].mean(0), x[:, 1:].std(0)
     scale[scale == 0] = 1.0
-    w = fit_logistic(np.hstack([x[:, :1], (x[:, 1:] - mean) / scale]), y, l2)
+    z = np.hstack([x[:, :1], (x[:, 1:] - mean) / scale])
+    keep = np.ones(x.shape[1], dtype=bool)
+    while True:
+        w = np.zeros(x.shape[1])
+        w[keep] = fit_logistic(z[:, keep], y, l2, sample_weight=sample_weight)
+        wrong = np.zeros_like(keep) if signs is None else (signs * w < 0)
+        if not wrong.any():
+            break
+        keep &= ~wrong
     return np.concatenate([[w[0] - float(np.sum(w[1:] * mean / scale))], w[1:] / scale])
+
+
+def balanced(y: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Sample weights that give each (group, class) cell the same total weight (here: Dutch and English
+    questions, answerable or not), so the larger language does not set the other's evidence."""
+    cells = list(zip(group.tolist(), y.tolist()))
+    counts = {c: cells.count(c) for c in set(cells)}
+    return np.array([len(cells) / (len(counts) * counts[c]) for c in cells])
 
 
 def source(case) -> str:
@@ -58,3 +80,28 @@ def threshold_for(scores: np.ndarray, labels: np.ndarray) -> float:
 def abstain_shares(abstained: np.ndarray, kinds: np.ndarray) -> dict:
     return {kind: round(float(np.mean(abstained[kinds == kind])), 3) for kind in ("dev", "left_out", "unanswerable")
             if (kinds == kind).any()}
+
+
+def fit_abstention(x: np.ndarray, y: np.ndarray, signs: bool = True, balance: bool = True) -> np.ndarray:
+    """The abstention model as `qa.abstain` uses it: standardised, with `ABSTAIN_SIGNS` (signs=False: free
+    weights) and the two languages x two classes weighted alike (balance=False: every question alike)."""
+    english = x[:, ABSTAIN_FEATURES.index("english")]
+    return fit_standardised(x, y, signs=ABSTAIN_SIGNS if signs else None,
+                            sample_weight=balanced(y, english) if balance else None)
+
+
+def held_out_margins(x: np.ndarray, y: np.ndarray, parts: np.ndarray, tested, fit=fit_abstention,
+                     other: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Each tested part's logit minus the threshold of a model fit on the other parts (NaN where not
+    tested); with `other` (the same questions' features on another index, NaN rows where missing) the same
+    models' margins there too: held-out figures of new questions on a larger index."""
+    margins = np.full(len(y), np.nan)
+    other_margins = None if other is None else np.full(len(y), np.nan)
+    for part in tested:
+        train = parts != part
+        w = fit(x[train], y[train])
+        above = threshold_for(x[train] @ w, y[train])
+        margins[~train] = x[~train] @ w - above
+        if other is not None:
+            other_margins[~train] = other[~train] @ w - above
+    return margins, other_margins

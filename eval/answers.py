@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from answer_fit import FOLDS, abstain_shares, fit_logistic, fit_standardised, fold, held_out, source, threshold_for
+from answer_fit import (FOLDS, abstain_shares, fit_abstention, fit_logistic, fold, held_out, held_out_margins, source,
+                        threshold_for)
 from corpus.models import Hit
 from index.store import default_index_dir, load_index
 from qa import abstain, hints, quote
@@ -143,29 +144,57 @@ def abstain_data(index, items, weights):
             continue
         rows.append(abstain.evidence(index, case["question"], case["hits"], q))
         labels.append(float(case["kind"] == "dev"))
-        kinds.append((case["kind"], case["held_out"], fold(case), source(case)))
+        kinds.append((case["kind"], case["held_out"], fold(case), source(case), case["id"]))
     return np.array(rows), np.array(labels), kinds
 
 
-def cross_validated_abstention(x, y, kinds, drop: int | None = None, language: str = "", by_source=False) -> dict:
+def cross_validated_abstention(x, y, kinds, drop: int | None = None, language: str = "", by_source=False,
+                               fit=fit_abstention, shift: float = 0.0, other: np.ndarray | None = None) -> dict:
     """Shares abstained, each fold decided by a model fit on the other folds (by_source: only the English
-    sets, decided by a model fit on the rest)."""
+    sets, decided by a model fit on the rest); `shift` moves every threshold by this much (logit) for the
+    trade-off curve; with `other` (`aligned` features on another index) the shares there."""
     x = x.copy()
     if drop is not None:
         x[:, drop] = 0.0
-    folds = np.array([k[3] if by_source else k[2] for k in kinds])
-    abstained = np.zeros(len(y), dtype=bool)
-    for f in (["en"] if by_source else sorted(set(folds))):
-        train = folds != f
-        w = fit_standardised(x[train], y[train])
-        abstained[~train] = x[~train] @ w < threshold_for(x[train] @ w, y[train])
-    kind = np.array([k[0] for k in kinds])
-    if by_source:
-        return abstain_shares(abstained[folds == "en"], kind[folds == "en"])
+    parts = np.array([k[3] if by_source else k[2] for k in kinds])
+    margins, other_margins = held_out_margins(x, y, parts, ["en"] if by_source else sorted(set(parts)), fit, other)
+    m = margins if other is None else other_margins
+    keep = ~np.isnan(m)
     if language:  # the shares among the questions of one language
-        keep = (x[:, ENGLISH] == 1) == (language == "en")
-        return abstain_shares(abstained[keep], kind[keep])
-    return abstain_shares(abstained, kind)
+        keep &= (x[:, ENGLISH] == 1) == (language == "en")
+    return abstain_shares(m[keep] < shift, np.array([k[0] for k in kinds])[keep])
+
+
+def aligned(x, kinds, other_x, other_kinds) -> np.ndarray:
+    """`other_x`'s rows in the order of `x`'s questions (NaN where a question has no quote there)."""
+    row = {(k[4], k[0]): n for n, k in enumerate(other_kinds)}
+    out = np.full(x.shape, np.nan)
+    for n, k in enumerate(kinds):
+        if (k[4], k[0]) in row:
+            out[n] = other_x[row[(k[4], k[0])]]
+    return out
+
+
+VARIANTS = {  # the abstention fit with and without its two methods (held-out figures in --variants)
+    "default (signs, languages balanced)": fit_abstention,
+    "free signs": lambda x, y: fit_abstention(x, y, signs=False),
+    "not balanced": lambda x, y: fit_abstention(x, y, balance=False),
+    "free signs, not balanced": lambda x, y: fit_abstention(x, y, signs=False, balance=False),
+}
+
+
+def held_out_table(x, y, kinds, other=None) -> None:
+    """Each variant's held-out shares, and the default's trade-off curve (every threshold shifted)."""
+    def line(**kw):
+        cells = [cross_validated_abstention(x, y, kinds, **kw), cross_validated_abstention(x, y, kinds, by_source=True, **kw)]
+        if other is not None:
+            cells.append(cross_validated_abstention(x, y, kinds, other=other, **kw))
+        return "  ".join(str(c) for c in cells)
+    print(f"held-out: {FOLDS}-fold | English sets fit on the rest" + (" | folds on the transfer index" if other is not None else ""))
+    for name, fit in VARIANTS.items():
+        print(f"  {name:38s} {line(fit=fit)}")
+    for shift in (-1.0, -0.5, -0.25, 0.25, 0.5, 1.0):
+        print(f"  default, threshold {shift:+.2f} logit      {line(shift=shift)}")
 
 
 def main(argv=None) -> int:
@@ -183,9 +212,9 @@ def main(argv=None) -> int:
     args.cache.mkdir(parents=True, exist_ok=True)
     MAX_WORDS[0] = args.max_words
     index, every = open_cases(args.index or Path(default_index_dir()), args)
-    weights, w_abs, above = report(index, every, args.fit)
-    for path in args.transfer:
-        other, other_cases = open_cases(path, args)
+    transfer = [open_cases(path, args) for path in args.transfer]
+    weights, w_abs, above = report(index, every, args.fit, transfer[:1])
+    for path, (other, other_cases) in zip(args.transfer, transfer):
         print(f"on {path} with these weights:")
         measure(other, other_cases, weights, w_abs, above, "  ")
         if args.misses:
@@ -209,10 +238,11 @@ def measure(index, every, weights, w_abs, above, indent="") -> None:
     print(f"{indent}abstained on: {abstain_shares(x @ w_abs < above, np.array([k[0] for k in kinds]))}")
 
 
-def report(index, every, fit: bool):
+def report(index, every, fit: bool, transfer=()):
     """Print the figures and ablations and return the weights to use: with `fit`, fit on all questions
     (the module's weights are fit so); else the modules' weights. Every held-out figure is of a model fit
-    without the questions it is measured on (the third held out by id, the folds, the English set)."""
+    without the questions it is measured on (the third held out by id, the folds, the English set; with
+    `transfer`, [(index, cases)], the folds' models also on that index)."""
     dev = sentence_data(index, [c for c in every if c["kind"] == "dev"])
     fit_part, held = [d for d in dev if not d[0]["held_out"]], [d for d in dev if d[0]["held_out"]]
     weights = fit_sentences(dev) if fit else quote.SENTENCE_WEIGHTS
@@ -240,10 +270,10 @@ def report(index, every, fit: bool):
     kind = np.array([k[0] for k in kinds])
     w_abs, above = abstain.ABSTAIN_WEIGHTS, abstain.ANSWER_ABOVE
     if fit:
-        w_abs = fit_standardised(x, y)
+        w_abs = fit_abstention(x, y)
         above = threshold_for(x @ w_abs, y)
         print("ABSTAIN_WEIGHTS =", np.round(w_abs, 3).tolist(), " ANSWER_ABOVE =", round(above, 3))
-    w_part = fit_standardised(x[~held_mask], y[~held_mask])
+    w_part = fit_abstention(x[~held_mask], y[~held_mask])
     part_abstained = x @ w_part < threshold_for(x[~held_mask] @ w_part, y[~held_mask])
     print("abstained on (dev = wrongly, on answerable questions):")
     print(f"  fit on the fit part: fit {abstain_shares(part_abstained[~held_mask], kind[~held_mask])}  "
@@ -256,6 +286,11 @@ def report(index, every, fit: bool):
         print(f"    {language} questions only  {cross_validated_abstention(x, y, kinds, language=language)}")
     for n, feature in enumerate(abstain.ABSTAIN_FEATURES[1:], start=1):
         print(f"    without {feature:18s} {cross_validated_abstention(x, y, kinds, n)}")
+    other = None
+    for other_index, other_cases in transfer:
+        other_x, _, other_kinds = abstain_data(other_index, other_cases, weights)
+        other = aligned(x, kinds, other_x, other_kinds)
+    held_out_table(x, y, kinds, other)
     return weights, w_abs, above
 
 
