@@ -1,5 +1,6 @@
 """The fitting and splitting that eval/answers.py uses: logistic regression (numpy, Newton), the
-abstention threshold, and the held-out part, folds and English set of the question sets."""
+abstention model and threshold, the held-out part, folds and English set of the question sets, and the
+abstention's held-out figures (cross-validation, the English sets, the folds' models on another index)."""
 from __future__ import annotations
 
 import hashlib
@@ -7,6 +8,8 @@ import hashlib
 import numpy as np
 
 from qa.abstain import ABSTAIN_FEATURES, ABSTAIN_SIGNS
+
+ENGLISH = ABSTAIN_FEATURES.index("english")
 
 FOLDS = 5  # cross-validation folds for the ablations (by a hash of the question id)
 ALLOWED_WRONG = 0.03  # the abstention threshold lets this share of the fit part's answerable questions go
@@ -85,7 +88,7 @@ def abstain_shares(abstained: np.ndarray, kinds: np.ndarray) -> dict:
 def fit_abstention(x: np.ndarray, y: np.ndarray, signs: bool = True, balance: bool = True) -> np.ndarray:
     """The abstention model as `qa.abstain` uses it: standardised, with `ABSTAIN_SIGNS` (signs=False: free
     weights) and the two languages x two classes weighted alike (balance=False: every question alike)."""
-    english = x[:, ABSTAIN_FEATURES.index("english")]
+    english = x[:, ENGLISH]
     return fit_standardised(x, y, signs=ABSTAIN_SIGNS if signs else None,
                             sample_weight=balanced(y, english) if balance else None)
 
@@ -105,3 +108,52 @@ def held_out_margins(x: np.ndarray, y: np.ndarray, parts: np.ndarray, tested, fi
         if other is not None:
             other_margins[~train] = other[~train] @ w - above
     return margins, other_margins
+
+
+def cross_validated_abstention(x, y, kinds, drop: int | None = None, language: str = "", by_source=False,
+                               fit=fit_abstention, shift: float = 0.0, other: np.ndarray | None = None) -> dict:
+    """Shares abstained, each fold decided by a model fit on the other folds (by_source: only the English
+    sets, decided by a model fit on the rest); `shift` moves every threshold by this much (logit) for the
+    trade-off curve; with `other` (`aligned` features on another index) the shares there."""
+    x = x.copy()
+    if drop is not None:
+        x[:, drop] = 0.0
+    parts = np.array([k[3] if by_source else k[2] for k in kinds])
+    margins, other_margins = held_out_margins(x, y, parts, ["en"] if by_source else sorted(set(parts)), fit, other)
+    m = margins if other is None else other_margins
+    keep = ~np.isnan(m)
+    if language:  # the shares among the questions of one language
+        keep &= (x[:, ENGLISH] == 1) == (language == "en")
+    return abstain_shares(m[keep] < shift, np.array([k[0] for k in kinds])[keep])
+
+
+def aligned(x, kinds, other_x, other_kinds) -> np.ndarray:
+    """`other_x`'s rows in the order of `x`'s questions (NaN where a question has no quote there)."""
+    row = {(k[4], k[0]): n for n, k in enumerate(other_kinds)}
+    out = np.full(x.shape, np.nan)
+    for n, k in enumerate(kinds):
+        if (k[4], k[0]) in row:
+            out[n] = other_x[row[(k[4], k[0])]]
+    return out
+
+
+VARIANTS = {  # the abstention fit with and without its two methods (held-out figures: `held_out_table`)
+    "default (signs, languages balanced)": fit_abstention,
+    "free signs": lambda x, y: fit_abstention(x, y, signs=False),
+    "not balanced": lambda x, y: fit_abstention(x, y, balance=False),
+    "free signs, not balanced": lambda x, y: fit_abstention(x, y, signs=False, balance=False),
+}
+
+
+def held_out_table(x, y, kinds, other=None) -> None:
+    """Each variant's held-out shares, and the default's trade-off curve (every threshold shifted)."""
+    def line(**kw):
+        cells = [cross_validated_abstention(x, y, kinds, **kw), cross_validated_abstention(x, y, kinds, by_source=True, **kw)]
+        if other is not None:
+            cells.append(cross_validated_abstention(x, y, kinds, other=other, **kw))
+        return "  ".join(str(c) for c in cells)
+    print(f"held-out: {FOLDS}-fold | English sets fit on the rest" + (" | folds on the transfer index" if other is not None else ""))
+    for name, fit in VARIANTS.items():
+        print(f"  {name:38s} {line(fit=fit)}")
+    for shift in (-1.0, -0.5, -0.25, 0.25, 0.5, 1.0):
+        print(f"  default, threshold {shift:+.2f} logit      {line(shift=shift)}")

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from answer_fit import (FOLDS, abstain_shares, fit_abstention, fit_logistic, fold, held_out, held_out_margins, source,
-                        threshold_for)
+from answer_fit import (FOLDS, abstain_shares, aligned, cross_validated_abstention, fit_abstention, fit_logistic, fold,
+                        held_out, held_out_table, source, threshold_for)
 from corpus.models import Hit
 from index.store import default_index_dir, load_index
 from qa import abstain, hints, quote
@@ -33,7 +33,6 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 DEV = [SHARED / "eval/dev_questions.jsonl"]
 UNANSWERABLE = [Path(__file__).parent / "unanswerable.jsonl"]
 MAX_WORDS = [quote.MAX_BLOCK_WORDS]  # --max-words: the block size the quote figures are measured at
-ENGLISH = abstain.ABSTAIN_FEATURES.index("english")
 
 
 class CachedEmbedder:
@@ -146,55 +145,6 @@ def abstain_data(index, items, weights):
         labels.append(float(case["kind"] == "dev"))
         kinds.append((case["kind"], case["held_out"], fold(case), source(case), case["id"]))
     return np.array(rows), np.array(labels), kinds
-
-
-def cross_validated_abstention(x, y, kinds, drop: int | None = None, language: str = "", by_source=False,
-                               fit=fit_abstention, shift: float = 0.0, other: np.ndarray | None = None) -> dict:
-    """Shares abstained, each fold decided by a model fit on the other folds (by_source: only the English
-    sets, decided by a model fit on the rest); `shift` moves every threshold by this much (logit) for the
-    trade-off curve; with `other` (`aligned` features on another index) the shares there."""
-    x = x.copy()
-    if drop is not None:
-        x[:, drop] = 0.0
-    parts = np.array([k[3] if by_source else k[2] for k in kinds])
-    margins, other_margins = held_out_margins(x, y, parts, ["en"] if by_source else sorted(set(parts)), fit, other)
-    m = margins if other is None else other_margins
-    keep = ~np.isnan(m)
-    if language:  # the shares among the questions of one language
-        keep &= (x[:, ENGLISH] == 1) == (language == "en")
-    return abstain_shares(m[keep] < shift, np.array([k[0] for k in kinds])[keep])
-
-
-def aligned(x, kinds, other_x, other_kinds) -> np.ndarray:
-    """`other_x`'s rows in the order of `x`'s questions (NaN where a question has no quote there)."""
-    row = {(k[4], k[0]): n for n, k in enumerate(other_kinds)}
-    out = np.full(x.shape, np.nan)
-    for n, k in enumerate(kinds):
-        if (k[4], k[0]) in row:
-            out[n] = other_x[row[(k[4], k[0])]]
-    return out
-
-
-VARIANTS = {  # the abstention fit with and without its two methods (held-out figures in --variants)
-    "default (signs, languages balanced)": fit_abstention,
-    "free signs": lambda x, y: fit_abstention(x, y, signs=False),
-    "not balanced": lambda x, y: fit_abstention(x, y, balance=False),
-    "free signs, not balanced": lambda x, y: fit_abstention(x, y, signs=False, balance=False),
-}
-
-
-def held_out_table(x, y, kinds, other=None) -> None:
-    """Each variant's held-out shares, and the default's trade-off curve (every threshold shifted)."""
-    def line(**kw):
-        cells = [cross_validated_abstention(x, y, kinds, **kw), cross_validated_abstention(x, y, kinds, by_source=True, **kw)]
-        if other is not None:
-            cells.append(cross_validated_abstention(x, y, kinds, other=other, **kw))
-        return "  ".join(str(c) for c in cells)
-    print(f"held-out: {FOLDS}-fold | English sets fit on the rest" + (" | folds on the transfer index" if other is not None else ""))
-    for name, fit in VARIANTS.items():
-        print(f"  {name:38s} {line(fit=fit)}")
-    for shift in (-1.0, -0.5, -0.25, 0.25, 0.5, 1.0):
-        print(f"  default, threshold {shift:+.2f} logit      {line(shift=shift)}")
 
 
 def main(argv=None) -> int:
