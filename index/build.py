@@ -15,6 +15,7 @@ from corpus.chunk import ChunkSettings, chunk_letter
 from corpus.models import Letter, Passage
 from index.documents import passage_document, sentence_texts
 from index.embed import Embedder, cache_dir, load_embedder
+from index.incremental import chunker_fingerprint, previous_passages
 from index.lexical import Lexical
 from index.store import IndexError_, save_index
 
@@ -193,7 +194,10 @@ def build_index(letters: list[Letter], path: Path, embedder: Embedder | None = N
     cache = EmbeddingCache(cache_path, embedder.fingerprint)
     report = BuildReport(letters=len(letters))
     by_id = {letter.id: letter for letter in letters}
-    passages = [p for letter in _bar(letters, "chunking", "letter", progress) for p in chunk_letter(letter, settings.chunking)]
+    reused = previous_passages(Path(path), letters, settings.chunking)  # unchanged letters: not chunked again
+    passages = [p for letter in _bar(letters, "chunking", "letter", progress)
+                for p in (reused[letter.id] if letter.id in reused else chunk_letter(letter, settings.chunking))]
+    del reused
     if not passages:
         raise IndexError_("the letters gave no passages (are they empty?); nothing was written")
     scratch = _scratch_folder(Path(path))  # vectors go to disk batch by batch, not into memory
@@ -210,6 +214,7 @@ def build_index(letters: list[Letter], path: Path, embedder: Embedder | None = N
                                                out=_disk_array(scratch.name, "sentences", len(triples), embedder.dim))
         embedded += n
         del triples
+    embedder.release()  # the model's memory is not needed for BM25 and faiss
     assemble_index(path, letters, passages, vectors, sentence_vectors, owner, model_fields(embedder), settings, progress)
     del vectors, sentence_vectors
     scratch.cleanup()
@@ -245,5 +250,5 @@ def assemble_index(path: Path, letters: list[Letter], passages: list[Passage], v
         lexical.save(folder / "lexical")
 
     manifest = {**model, "settings": settings.as_dict(), "corpus_fingerprint": corpus_fingerprint(letters),
-                "faiss": faiss_kind(passage_index)}
+                "faiss": faiss_kind(passage_index), "chunker": chunker_fingerprint()}
     save_index(path, manifest, letters, passages, write_arrays)
