@@ -1,7 +1,7 @@
 """What a rebuild takes from the index it replaces, so that changing one letter of a large corpus costs
-little: the passages of every letter whose text is unchanged. Chunking is the largest fixed cost of a
-rebuild whose vectors are all in the embedding cache (about half of it for the 5,030 letters of the large
-corpus; docs/PERFORMANCE.md "Changing one letter").
+little: the passages of every letter whose text is unchanged, and the trained IVF lists of its vectors.
+Chunking and training the IVF lists of the sentence vectors are the largest fixed costs of a rebuild whose
+vectors are all in the embedding cache (docs/PERFORMANCE.md "Changing one letter").
 
 Passages depend only on a letter's id and text, the chunking settings and the chunking code; the index
 records the settings and a fingerprint of the code (`chunker_fingerprint`), and nothing is taken from an
@@ -47,3 +47,26 @@ def previous_passages(path: Path, letters: list[Letter], settings: ChunkSettings
     except (OSError, ValueError, KeyError, TypeError):  # a damaged index: chunk everything again
         return {}
     return same
+
+
+def previous_ivf(path: Path, file: str, fingerprint: str, nlist: int):
+    """The faiss index `file` of the index at `path`, emptied but still trained, if it is IVF with `nlist`
+    lists and was built by the model `fingerprint` (so its lists fit the new vectors); else None."""
+    import faiss
+
+    try:
+        manifest = read_manifest(path)
+        folder = verify_files(path, manifest, deep=False)
+    except IndexError_:
+        return None
+    if manifest.get("model_fingerprint") != fingerprint or not (folder / file).exists():
+        return None
+    try:
+        index = faiss.read_index(str(folder / file))
+        lists = faiss.extract_index_ivf(index).nlist
+    except RuntimeError:  # not IVF (exact search), or unreadable
+        return None
+    if lists != nlist:
+        return None
+    index.reset()
+    return index
