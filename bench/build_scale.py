@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -122,6 +123,7 @@ def main(argv=None) -> int:
     print(json.dumps(out, indent=1))
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
+    shutil.rmtree(scratch, ignore_errors=True)  # the cold cache, the changed corpus, the logs (kept on failure)
     return 0
 
 
