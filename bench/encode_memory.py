@@ -67,6 +67,7 @@ def main(argv=None) -> int:
     p.add_argument("--runtime-cache", type=int, default=fast.RUNTIME_CACHE)
     p.add_argument("--trim", action="store_true", help="malloc_trim(0) after every batch")
     p.add_argument("--every", type=int, default=20, help="print the resident set every N batches")
+    p.add_argument("--passes", type=int, default=1, help="encode the texts this many times (memory kept per shape)")
     args = p.parse_args(argv)
     info = model_info("multilingual-e5-small")
     texts = sorted((info.document_prompt + t for t in corpus_texts(args.corpus, args.kind, args.texts)), key=len)
@@ -78,8 +79,10 @@ def main(argv=None) -> int:
     trim = ctypes.CDLL("libc.so.6").malloc_trim if args.trim else None
     shapes: set = set()
     started, timeline = time.perf_counter(), []
-    for n, i in enumerate(range(0, len(texts), BATCH), 1):
+    starts, done = [i for _ in range(args.passes) for i in range(0, len(texts), BATCH)], 0
+    for n, i in enumerate(starts, 1):
         part = texts[i:i + BATCH]
+        done += len(part)
         ids = encoder.tokenizer.ids(part, info.max_tokens)
         shapes.update(f["input_ids"].shape for f in fast._feeds(ids, encoder.tokenizer.pad_id, encoder.batch_size,
                                                                  encoder.session.streams, args.batch_tokens,
@@ -87,12 +90,12 @@ def main(argv=None) -> int:
         encoder.encode(part, info.max_tokens)
         if trim:
             trim(0)
-        if n % args.every == 0 or i + BATCH >= len(texts):
-            timeline.append((i + len(part), len(shapes), round(rss_mb())))
-            print(f"{i + len(part):>7} texts  {len(shapes):>4} shapes  rss {rss_mb():6.0f} MB", file=sys.stderr, flush=True)
+        if n % args.every == 0 or n == len(starts):
+            timeline.append((done, len(shapes), round(rss_mb())))
+            print(f"{done:>7} texts  {len(shapes):>4} shapes  rss {rss_mb():6.0f} MB", file=sys.stderr, flush=True)
     print(json.dumps({"corpus": args.corpus, "kind": args.kind, "texts": len(texts), "batch_tokens": args.batch_tokens,
                       "attention_tokens": args.attention_tokens,
-                      "pad_to": args.pad_to, "runtime_cache": args.runtime_cache, "trim": args.trim,
+                      "pad_to": args.pad_to, "runtime_cache": args.runtime_cache, "trim": args.trim, "passes": args.passes,
                       "shapes": len(shapes), "rss_mb_before_model": round(start_mb), "rss_mb_model_loaded": round(loaded),
                       "rss_mb_end": round(rss_mb()), "peak_mb": round(peak_mb()),
                       "timeline_texts_shapes_rss": timeline, "seconds": round(time.perf_counter() - started, 1)}))
