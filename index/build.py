@@ -15,6 +15,7 @@ from corpus.chunk import ChunkSettings, chunk_letter
 from corpus.models import Letter, Passage
 from index.documents import passage_document, sentence_texts
 from index.embed import Embedder, cache_dir, load_embedder
+from index.incremental import chunker_fingerprint, previous_ivf, previous_passages
 from index.lexical import Lexical
 from index.store import IndexError_, save_index
 
@@ -122,16 +123,24 @@ CACHE_READ = 5000  # vectors read from the embedding cache at a time (~8 MB)
 ADD_CHUNK = 100_000  # vectors added to a faiss index at a time (~150 MB of float32)
 
 
-def choose_faiss_index(vectors: np.ndarray, approximate: bool | None = None):
+def ivf_lists(n: int) -> int:
+    """The number of IVF lists for `n` vectors."""
+    return int(min(max(4 * np.sqrt(n), 16), 8192, n // 40 or 1))
+
+
+def choose_faiss_index(vectors: np.ndarray, approximate: bool | None = None, trained=None):
     """Exact inner-product search below `ANN_THRESHOLD` vectors; above it IVF with 8-bit scalar codes
-    (~400 bytes a vector, recall@10 >= 0.95 at 1M; measured against HNSW and IVF-PQ in docs/PERFORMANCE.md)."""
+    (~400 bytes a vector, recall@10 >= 0.95 at 1M; measured against HNSW and IVF-PQ in docs/PERFORMANCE.md),
+    trained on a sample unless `trained` (an empty trained IVF index with `ivf_lists(n)` lists) is given."""
     import faiss
 
     n, dim = vectors.shape
     if not (n >= ANN_THRESHOLD if approximate is None else approximate):
         index = faiss.IndexFlatIP(dim)
+    elif trained is not None and trained.d == dim:
+        index = trained
     else:
-        nlist = int(min(max(4 * np.sqrt(n), 16), 8192, n // 40 or 1))
+        nlist = ivf_lists(n)
         index = faiss.index_factory(dim, f"IVF{nlist},SQ8", faiss.METRIC_INNER_PRODUCT)
         sample = np.random.default_rng(0).choice(n, min(n, 40 * nlist), replace=False)
         index.train(vectors[np.sort(sample)])
@@ -193,7 +202,10 @@ def build_index(letters: list[Letter], path: Path, embedder: Embedder | None = N
     cache = EmbeddingCache(cache_path, embedder.fingerprint)
     report = BuildReport(letters=len(letters))
     by_id = {letter.id: letter for letter in letters}
-    passages = [p for letter in _bar(letters, "chunking", "letter", progress) for p in chunk_letter(letter, settings.chunking)]
+    reused = previous_passages(Path(path), letters, settings.chunking)  # unchanged letters: not chunked again
+    passages = [p for letter in _bar(letters, "chunking", "letter", progress)
+                for p in (reused[letter.id] if letter.id in reused else chunk_letter(letter, settings.chunking))]
+    del reused
     if not passages:
         raise IndexError_("the letters gave no passages (are they empty?); nothing was written")
     scratch = _scratch_folder(Path(path))  # vectors go to disk batch by batch, not into memory
@@ -210,6 +222,7 @@ def build_index(letters: list[Letter], path: Path, embedder: Embedder | None = N
                                                out=_disk_array(scratch.name, "sentences", len(triples), embedder.dim))
         embedded += n
         del triples
+    embedder.release()  # the model's memory is not needed for BM25 and faiss
     assemble_index(path, letters, passages, vectors, sentence_vectors, owner, model_fields(embedder), settings, progress)
     del vectors, sentence_vectors
     scratch.cleanup()
@@ -234,16 +247,20 @@ def assemble_index(path: Path, letters: list[Letter], passages: list[Passage], v
     by_id = {letter.id: letter for letter in letters}
     lexical = Lexical.build([f"{by_id[p.letter_id].title} {p.search_text}" for p in _bar(passages, "bm25", "passage", progress)])
 
-    passage_index = choose_faiss_index(vectors)
+    def trained(file: str, n: int):  # the old index's IVF lists, when a rebuild keeps their number
+        return previous_ivf(path, file, model["model_fingerprint"], ivf_lists(n)) if n >= ANN_THRESHOLD else None
+
+    passage_index = choose_faiss_index(vectors, trained=trained("passages.faiss", len(vectors)))
 
     def write_arrays(folder: Path) -> None:
         faiss.write_index(passage_index, str(folder / "passages.faiss"))
         if sentence_vectors is not None:
-            faiss.write_index(choose_faiss_index(sentence_vectors), str(folder / "sentences.faiss"))
+            index = choose_faiss_index(sentence_vectors, trained=trained("sentences.faiss", len(sentence_vectors)))
+            faiss.write_index(index, str(folder / "sentences.faiss"))
             np.save(folder / "sentence_owner.npy", owner)
         (folder / "lexical").mkdir()
         lexical.save(folder / "lexical")
 
     manifest = {**model, "settings": settings.as_dict(), "corpus_fingerprint": corpus_fingerprint(letters),
-                "faiss": faiss_kind(passage_index)}
+                "faiss": faiss_kind(passage_index), "chunker": chunker_fingerprint()}
     save_index(path, manifest, letters, passages, write_arrays)

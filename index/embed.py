@@ -55,6 +55,7 @@ class Embedder:
     backend: str = "torch"  # a key of BACKENDS, or "fake"
     precision: str = "fp32"  # of the weights: "fp32" or "int8"
     model: object = field(default=None, repr=False)  # the sentence-transformers model (torch backend only)
+    release: Callable[[], None] = field(default=lambda: None, repr=False)  # free the model's memory until next use
 
 
 @dataclass(frozen=True)
@@ -191,14 +192,15 @@ def torch_embedder(name: str, threads: int | None = None, batch_size: int = 32) 
     return Embedder(info.name, info.dim, info.fingerprint, queries, passages, backend="torch", model=model)
 
 
-def exported_embedder(name: str, backend: str, threads: int | None = None) -> Embedder:
-    """`name` (a local sentence-transformers folder) run by the exported `backend`."""
+def exported_embedder(name: str, backend: str, threads: int | None = None, lazy: bool = False) -> Embedder:
+    """`name` (a local sentence-transformers folder) run by the exported `backend`; when `lazy`, the model is
+    compiled on the first text to encode (its name, fingerprint and dimension are known without it)."""
     info = model_info(name)
     if not info.path:
         raise ModelError(f"the {backend} backend needs a local model folder, {name!r} has none; "
                          f"use KAMERQA_BACKEND=torch")
     try:
-        encoder = fast.Encoder(Path(info.path), backend, lambda: _load_sentence_transformer(name), threads)
+        encoder = fast.Encoder(Path(info.path), backend, lambda: _load_sentence_transformer(name), threads, lazy=lazy)
     except Exception as e:  # export or runtime failure: say how to fall back
         raise ModelError(f"cannot build the {backend} model for {name!r} ({type(e).__name__}: "
                          f"{str(e)[:200]}); use KAMERQA_BACKEND=torch") from None
@@ -206,14 +208,14 @@ def exported_embedder(name: str, backend: str, threads: int | None = None) -> Em
     return Embedder(info.name, info.dim, info.fingerprint + (INT8_SUFFIX if int8 else ""),
                     encoder.queries(info.query_prompt, info.max_tokens),
                     encoder.passages(info.document_prompt, info.max_tokens),
-                    backend=backend, precision="int8" if int8 else "fp32")
+                    backend=backend, precision="int8" if int8 else "fp32", release=encoder.release)
 
 
-BACKENDS: dict[str, Callable[[str, int | None], Embedder]] = {  # name -> loader(model name, threads)
-    "torch": torch_embedder,
-    "onnx": lambda name, threads: exported_embedder(name, "onnx", threads),
-    "openvino": lambda name, threads: exported_embedder(name, "openvino", threads),
-    "openvino-int8": lambda name, threads: exported_embedder(name, "openvino-int8", threads),
+BACKENDS: dict[str, Callable[[str, int | None, bool], Embedder]] = {  # name -> loader(model name, threads, lazy)
+    "torch": lambda name, threads, lazy: torch_embedder(name, threads),
+    "onnx": lambda name, threads, lazy: exported_embedder(name, "onnx", threads, lazy),
+    "openvino": lambda name, threads, lazy: exported_embedder(name, "openvino", threads, lazy),
+    "openvino-int8": lambda name, threads, lazy: exported_embedder(name, "openvino-int8", threads, lazy),
 }
 
 
@@ -224,13 +226,15 @@ def default_backend() -> str:
     return "openvino" if importlib.util.find_spec("openvino") and importlib.util.find_spec("onnx") else "torch"
 
 
-def load_embedder(name: str | None = None, backend: str | None = None, threads: int | None = None) -> Embedder:
+def load_embedder(name: str | None = None, backend: str | None = None, threads: int | None = None,
+                  lazy: bool = False) -> Embedder:
     """The embedder for `name` (else $KAMERQA_MODEL, else the offline multilingual-e5-small), run by
-    `backend` (else $KAMERQA_BACKEND, else `default_backend()`) on `threads` threads (default: all)."""
+    `backend` (else $KAMERQA_BACKEND, else `default_backend()`) on `threads` threads (default: all);
+    `lazy`: an exported model is compiled only when the first text is encoded."""
     name = name or os.environ.get("KAMERQA_MODEL") or DEFAULT_MODEL
     if name == FAKE_MODEL or name.startswith(FAKE_MODEL + "-"):
         return fake_embedder(int(name.split("-", 1)[1]) if "-" in name else 64)
     backend = backend or os.environ.get("KAMERQA_BACKEND") or default_backend()
     if backend not in BACKENDS:
         raise ModelError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    return BACKENDS[backend](name, threads)
+    return BACKENDS[backend](name, threads, lazy)

@@ -150,11 +150,13 @@ class OpenVINOSession:
     machine), and `run_all` keeps a request in flight on every stream, one caller at a time. Single
     questions: `run_one` uses a request of the calling thread's own, so threads never share one."""
 
-    def __init__(self, path: Path, threads: int | None = None):
+    def __init__(self, path: Path, threads: int | None = None, runtime_cache: int | None = None):
         ov = openvino()
         core = ov.Core()
         core.set_property({"CACHE_DIR": str(Path(path).parent / "cache")})
         config = {"PERFORMANCE_HINT": "THROUGHPUT"}
+        if runtime_cache is not None:  # kernels kept per input shape (OpenVINO's default: 5000 shapes)
+            config["CPU_RUNTIME_CACHE_CAPACITY"] = str(runtime_cache)
         if threads:  # a share of the machine: other encoder processes (Ray actors) run beside this one,
             config["INFERENCE_NUM_THREADS"] = threads  # and pinned threads would all sit on the first cores
             config["ENABLE_CPU_PINNING"] = False
@@ -215,34 +217,41 @@ class Tokenizer:
         return [e.ids for e in self.fast.encode_batch(list(texts))]
 
 
-# Tokens in one batch (batch x longest text). OpenVINO's working memory grows with batch x tokens^2
-# (attention). Encoding the default corpus's 64 longest passages (~512 tokens; bench/encode_memory.py, see
-# docs/PERFORMANCE.md "Build memory"), peak RSS with the model loaded (1.5 GB): 32 a batch 4.3 GB,
-# 4096 tokens 2.3 GB, 2048 tokens 2.0 GB, at the same speed within the noise of the shared machine.
-# Short texts (sentences) still go 32 at a time.
+# Tokens in one batch (batch x longest text), and batch x width^2 (attention). OpenVINO keeps the working
+# memory of every input shape it has run, so each long shape seen stays resident. bench/encode_memory.py
+# (docs/PERFORMANCE.md "Build memory"): the default corpus's 64 longest passages, 32 a batch: 4.3 GB;
+# 2048 tokens: 2.0 GB. Its 1,025 passages with the width^2 bound and widths padded to 16: 1.4 GB instead
+# of 1.9 GB, at the same speed within the noise. Short texts (sentences) still go 32 at a time.
 BATCH_TOKENS = 2048
+ATTENTION_TOKENS = 2048 * 128  # widths up to 128 keep the token bound; a 512-token text goes alone
+PAD_TO = 16  # batch widths rounded up to a multiple of this: fewer distinct shapes kept
+RUNTIME_CACHE = None  # OpenVINO's CPU_RUNTIME_CACHE_CAPACITY (shapes kept); None: its default
 
 
-def _token_batches(lengths: list[int], order: np.ndarray, size: int, budget: int) -> list[np.ndarray]:
-    """`order` (longest first) cut into batches of at most `size` texts and `budget` padded tokens."""
+def _token_batches(lengths: list[int], order: np.ndarray, size: int, budget: int,
+                   attention: int | None = None) -> list[np.ndarray]:
+    """`order` (longest first) cut into batches of at most `size` texts, `budget` padded tokens and
+    `attention` (batch x width^2, when given)."""
     groups, start = [], 0
     while start < len(order):
-        count = max(1, min(size, budget // max(1, lengths[start])))
+        width = max(1, lengths[start])
+        count = max(1, min(size, budget // width, attention // width ** 2 if attention else size))
         groups.append(order[start:start + count])
         start += count
     return groups
 
 
 def _feeds(ids: list[list[int]], pad_id: int, batch_size: int, streams: int,
-           batch_tokens: int = BATCH_TOKENS) -> tuple[list, list[dict]]:
+           batch_tokens: int = BATCH_TOKENS, pad_to: int = 1,
+           attention_tokens: int | None = ATTENTION_TOKENS) -> tuple[list, list[dict]]:
     """Length-sorted batches (at least as many as the session runs at once, at most `batch_tokens`
-    padded tokens each): (rows of each, feeds)."""
+    padded tokens each, widths rounded up to a multiple of `pad_to`): (rows of each, feeds)."""
     order = np.argsort([-len(x) for x in ids], kind="stable")
     size = max(1, min(batch_size, -(-len(order) // streams)))
-    groups = _token_batches([len(ids[i]) for i in order], order, size, batch_tokens)
+    groups = _token_batches([len(ids[i]) for i in order], order, size, batch_tokens, attention_tokens)
     feeds = []
     for rows in groups:
-        width = max(len(ids[i]) for i in rows)
+        width = -(-max(len(ids[i]) for i in rows) // pad_to) * pad_to
         batch = np.full((len(rows), width), pad_id, dtype=np.int64)
         mask = np.zeros((len(rows), width), dtype=np.int64)
         for r, i in enumerate(rows):
@@ -261,24 +270,44 @@ class Encoder:
     """Mean-pooled, L2-normalised vectors from an exported model: the sentence-transformers pipeline
     (prompt, tokenise, transformer, mean pooling, normalise) without torch. Safe to share between threads."""
 
-    def __init__(self, model_dir: Path, backend: str, load_model, threads: int | None = None, batch_size: int = 32):
+    def __init__(self, model_dir: Path, backend: str, load_model, threads: int | None = None, batch_size: int = 32,
+                 batch_tokens: int = BATCH_TOKENS, pad_to: int = PAD_TO, runtime_cache: int | None = RUNTIME_CACHE,
+                 attention_tokens: int | None = ATTENTION_TOKENS, lazy: bool = False):
         pooling = json.loads((Path(model_dir) / "1_Pooling" / "config.json").read_text())
         if pooling.get("pooling_mode", "mean") != "mean" and not pooling.get("pooling_mode_mean_tokens"):
             raise ValueError(f"the model pools by {pooling.get('pooling_mode')!r}; the exported encoders do mean pooling")
         file = exported_model_file(load_model, model_dir, backend)
-        self.session = onnx_session(file, threads) if backend == "onnx" else OpenVINOSession(file, threads)
+        self._open = lambda: onnx_session(file, threads) if backend == "onnx" else OpenVINOSession(file, threads, runtime_cache)
+        self._session, self._opening = None, threading.Lock()
         self.tokenizer = Tokenizer(model_dir)
-        self.batch_size = batch_size
+        self.batch_size, self.batch_tokens, self.pad_to = batch_size, batch_tokens, pad_to
+        self.attention_tokens = attention_tokens
+        if not lazy:  # lazy: compiled on the first encode (a build whose texts are all cached never needs it)
+            self.session
+
+    @property
+    def session(self):
+        with self._opening:
+            if self._session is None:
+                self._session = self._open()
+            return self._session
+
+    def release(self) -> None:
+        """Drop the compiled model and its working memory; the next encode compiles it again (from its cache)."""
+        with self._opening:
+            self._session = None
 
     def encode(self, texts: list[str], max_tokens: int = MAX_TOKENS) -> np.ndarray:
         ids = self.tokenizer.ids(texts, max_tokens)
         if not ids:
             return np.zeros((0, 0), dtype=np.float32)
-        groups, feeds = _feeds(ids, self.tokenizer.pad_id, self.batch_size, getattr(self.session, "streams", 1))
-        if isinstance(self.session, OpenVINOSession):
-            pooled = self.session.run_all(feeds, _mean_pool)
+        session = self.session
+        groups, feeds = _feeds(ids, self.tokenizer.pad_id, self.batch_size, getattr(session, "streams", 1),
+                               self.batch_tokens, self.pad_to, self.attention_tokens)
+        if isinstance(session, OpenVINOSession):
+            pooled = session.run_all(feeds, _mean_pool)
         else:
-            pooled = [_mean_pool(self.session.run(None, feed)[0], feed) for feed in feeds]
+            pooled = [_mean_pool(session.run(None, feed)[0], feed) for feed in feeds]
         out = np.zeros((len(ids), pooled[0].shape[1]), dtype=np.float32)
         for rows, vectors in zip(groups, pooled):
             out[rows] = vectors

@@ -58,10 +58,16 @@ def _term(word: str) -> str:
     return _stemmer().stemWord(modernise(word))
 
 
+@lru_cache(maxsize=500_000)
+def _word_term(word: str) -> str | None:
+    """A word's index term; None for a stop word or a single letter."""
+    w = fold(word)
+    return _term(w) if w not in STOPWORDS and (len(w) > 1 or w.isdigit()) else None
+
+
 def analyse(text: str) -> list[str]:
-    """Text to index terms."""
-    words = (fold(w) for w in _TOKEN.findall(text))
-    return [_term(w) for w in words if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+    """Text to index terms (one cache lookup a word: analysing the large corpus is a rebuild's largest cost)."""
+    return [t for t in map(_word_term, _TOKEN.findall(text)) if t is not None]
 
 
 CLOSE_TERMS_KEPT = 50_000  # unknown question terms whose closest vocabulary words are remembered

@@ -54,7 +54,8 @@ def cmd_index(args) -> int:
         print(f"ray: {report.shards} shards ({report.shards_reused} from an interrupted build) on "
               f"{report.actors} encoder actors", file=sys.stderr)
     else:
-        report = build_index(result.letters, path, load_embedder(args.model), BuildSettings(), progress=not args.quiet)
+        embedder = load_embedder(args.model, lazy=True)  # compiled only if some text is not in the embedding cache
+        report = build_index(result.letters, path, embedder, BuildSettings(), progress=not args.quiet)
     size = sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rate = report.embedded / report.seconds if report.seconds else 0.0

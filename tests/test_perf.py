@@ -149,6 +149,29 @@ def test_encoder_batches_are_bounded_by_tokens_and_keep_every_text_once():
     assert sorted(np.concatenate(groups).tolist()) == order.tolist()
 
 
+def test_long_texts_go_in_smaller_batches_under_the_attention_bound():
+    from index.fast import _token_batches
+
+    lengths = [512] * 3 + [256] * 5 + [100] * 40
+    groups = _token_batches(lengths, np.arange(len(lengths)), 32, 2048, 2048 * 128)
+    # 512^2 alone; 4 x 256^2 (the batch's width is its first, longest text); then 20 x 100 (the token bound)
+    assert [len(g) for g in groups[:6]] == [1, 1, 1, 4, 4, 20]
+    assert sorted(np.concatenate(groups).tolist()) == list(range(len(lengths)))
+
+
+@pytest.mark.model
+def test_padded_attention_bounded_batches_give_the_vectors_of_plain_batches():
+    from index import fast
+    from index.embed import model_info
+
+    info = model_info("multilingual-e5-small")
+    texts = [info.document_prompt + "De Minister schrijft de Kamer. " + "Het water in de dijken stijgt. " * k
+             for k in (0, 1, 2, 5, 9, 17, 40, 70, 90, 120)]  # ~10 to 512 tokens
+    plain = fast.Encoder(Path(info.path), "openvino", None, pad_to=1, attention_tokens=None).encode(texts)
+    bounded = fast.Encoder(Path(info.path), "openvino", None).encode(texts)  # PAD_TO, ATTENTION_TOKENS
+    assert (plain * bounded).sum(1).min() > 0.9999
+
+
 def test_sentence_codes_scored_for_the_top_passages_find_what_exact_finds(tmp_path, letters_dir):
     """Sentence vectors kept as SQ8 codes (no IVF): search scores only the top passages' sentences."""
     import faiss
