@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-from index import fast
+from index import export, fast
 from index.model_build import build_e5_small
 
 DEFAULT_MODEL = "multilingual-e5-small"
@@ -140,13 +140,13 @@ def _probe_info(model, name: str, path: str) -> ModelInfo:
     label = _label(name)
     fingerprint = _fingerprint(label, getter(), np.round(probe[:16], 2).tolist(), query, model.prompts.get("document", ""))
     return ModelInfo(label, path, getter(), fingerprint, query, document,
-                     min(fast.MAX_TOKENS, model.max_seq_length or fast.MAX_TOKENS))
+                     min(export.MAX_TOKENS, model.max_seq_length or export.MAX_TOKENS))
 
 
 def _folder_key(folder: Path) -> str:
     """Changes when any file of the model folder changes (names, sizes, modification times)."""
     files = sorted(p for p in folder.rglob("*")
-                   if p.is_file() and not set(p.relative_to(folder).parts) & fast.EXPORT_FOLDERS)
+                   if p.is_file() and not set(p.relative_to(folder).parts) & export.EXPORT_FOLDERS)
     return _fingerprint(str(folder.resolve()), *((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
                                                  for p in files))
 

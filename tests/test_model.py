@@ -51,7 +51,7 @@ def test_openvino_is_imported_without_sending_its_usage_telemetry():
     probe = ("import openvino_telemetry as tm\n"
              "sent = []\n"
              "tm.Telemetry.send_event = lambda self, *a, **k: sent.append((a, self.consent))\n"
-             "from index.fast import openvino\n"
+             "from index.export import openvino\n"
              "openvino().Core()\n"
              "import os\n"
              "print(sent, os.environ.get('CI'))\n")
