@@ -199,11 +199,15 @@ def exported_embedder(name: str, backend: str, threads: int | None = None, lazy:
     if not info.path:
         raise ModelError(f"the {backend} backend needs a local model folder, {name!r} has none; "
                          f"use KAMERQA_BACKEND=torch")
+    def failed(e: Exception) -> ModelError:  # export or runtime failure, now or at a lazy first encode
+        return ModelError(f"cannot build the {backend} model for {name!r} ({type(e).__name__}: "
+                          f"{str(e)[:200]}); use KAMERQA_BACKEND=torch")
+
     try:
-        encoder = fast.Encoder(Path(info.path), backend, lambda: _load_sentence_transformer(name), threads, lazy=lazy)
-    except Exception as e:  # export or runtime failure: say how to fall back
-        raise ModelError(f"cannot build the {backend} model for {name!r} ({type(e).__name__}: "
-                         f"{str(e)[:200]}); use KAMERQA_BACKEND=torch") from None
+        encoder = fast.Encoder(Path(info.path), backend, lambda: _load_sentence_transformer(name), threads,
+                               lazy=lazy, failed=failed)
+    except Exception as e:
+        raise failed(e) from None
     int8 = backend == "openvino-int8"
     return Embedder(info.name, info.dim, info.fingerprint + (INT8_SUFFIX if int8 else ""),
                     encoder.queries(info.query_prompt, info.max_tokens),

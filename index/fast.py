@@ -147,13 +147,14 @@ class Encoder:
 
     def __init__(self, model_dir: Path, backend: str, load_model, threads: int | None = None, batch_size: int = 32,
                  batch_tokens: int = BATCH_TOKENS, pad_to: int = PAD_TO, runtime_cache: int | None = RUNTIME_CACHE,
-                 attention_tokens: int | None = ATTENTION_TOKENS, lazy: bool = False):
+                 attention_tokens: int | None = ATTENTION_TOKENS, lazy: bool = False, failed=None):
         pooling = json.loads((Path(model_dir) / "1_Pooling" / "config.json").read_text())
         if pooling.get("pooling_mode", "mean") != "mean" and not pooling.get("pooling_mode_mean_tokens"):
             raise ValueError(f"the model pools by {pooling.get('pooling_mode')!r}; the exported encoders do mean pooling")
         file = exported_model_file(load_model, model_dir, backend)
         self._open = lambda: onnx_session(file, threads) if backend == "onnx" else OpenVINOSession(file, threads, runtime_cache)
         self._session, self._opening = None, threading.Lock()
+        self._failed = failed  # exception -> the error to raise when the model cannot be compiled
         self.tokenizer = Tokenizer(model_dir)
         self.batch_size, self.batch_tokens, self.pad_to = batch_size, batch_tokens, pad_to
         self.attention_tokens = attention_tokens
@@ -164,7 +165,12 @@ class Encoder:
     def session(self):
         with self._opening:
             if self._session is None:
-                self._session = self._open()
+                try:
+                    self._session = self._open()
+                except Exception as e:
+                    if self._failed is None:
+                        raise
+                    raise self._failed(e) from None
             return self._session
 
     def release(self) -> None:

@@ -105,3 +105,17 @@ def test_a_rebuild_keeps_the_trained_ivf_lists_of_the_same_model(tmp_path, monke
     assert not (_centroids(tmp_path / "fresh")[1] == old).all()  # a fresh build trains on its own sample
     build_index(new, tmp_path / "index", fake_embedder(dim=32), cache_path=None)  # another model: trained again
     assert _centroids(tmp_path / "index")[1].shape != old.shape
+
+
+@pytest.mark.model
+def test_a_lazy_encoder_that_cannot_compile_says_so_in_one_line(monkeypatch):
+    from index import fast
+    from index.embed import ModelError, load_embedder
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("Exception from src/inference/src/cpp/core.cpp: no CPU plugin")
+
+    monkeypatch.setattr(fast, "OpenVINOSession", broken)
+    embedder = load_embedder(backend="openvino", lazy=True)  # nothing compiled yet
+    with pytest.raises(ModelError, match="cannot build the openvino model .*no CPU plugin.*KAMERQA_BACKEND=torch"):
+        embedder.encode_passages(["De Minister schrijft de Kamer."])
