@@ -83,11 +83,11 @@ def dying_encoder(marker: Path):
     from index.distributed import ShardEncoder
 
     class DyingEncoder(ShardEncoder):
-        def __call__(self, batch):
+        def embed(self, number, texts):
             if not marker.exists():
                 marker.write_text(str(os.getpid()))
                 os._exit(1)
-            return super().__call__(batch)
+            return super().embed(number, texts)
 
     return DyingEncoder
 
@@ -107,14 +107,13 @@ def recording_encoder(log: Path, fail_shard: int | None = None):
     from index.distributed import ShardEncoder
 
     class RecordingEncoder(ShardEncoder):
-        def __call__(self, batch):
-            for number in batch["shard"]:
-                if number == fail_shard:
-                    time.sleep(3)  # the other shards finish and are written first
-                    raise RuntimeError(f"shard {number} fails on purpose")
-                with open(log, "a") as f:
-                    f.write(f"{number}\n")
-            return super().__call__(batch)
+        def embed(self, number, texts):
+            if number == fail_shard:
+                time.sleep(3)  # the other shards finish and are written first
+                raise RuntimeError(f"shard {number} fails on purpose")
+            with open(log, "a") as f:
+                f.write(f"{number}\n")
+            return super().embed(number, texts)
 
     return RecordingEncoder
 
@@ -139,7 +138,7 @@ def test_an_interrupted_build_resumes_embedding_only_the_missing_shards(cluster,
     with pytest.raises(ClusterError, match="run the same command again"):
         build(letters, path, recording_encoder(first, fail_shard=5))
     (folder,) = path.glob(".shards-*")
-    written = {int(p.name.removeprefix("shard-")) for p in folder.glob("shard-*")}
+    written = {int(p.stem.removeprefix("shard-")) for p in folder.glob("shard-*.npz")}
     assert 5 not in written and len(written) >= 8, written
     report = build(letters, path, recording_encoder(second))
     embedded_again = {int(line) for line in second.read_text().split()}
