@@ -1,13 +1,15 @@
-"""Build an index on a Ray cluster with Ray Data (`kamerqa index --ray [ADDRESS]`).
+"""Build an index on a Ray cluster (`kamerqa index --ray [ADDRESS]`).
 
-The pipeline: shards of letters in (`from_items`), chunking as a `map` step, embedding by `map_batches`
-on a pool of `ShardEncoder` actors (each loads the model once), each embedded shard written by the driver
-into INDEX/.shards-<corpus fingerprint>/ as it arrives (index/shards.py). Then the shards are joined and
-written by build.assemble_index: the same folder, manifest and format as a single-process build.
+The driver chunks the letters as the single-process build does (while a local cluster starts, in a
+thread) and cuts the texts into shards (index/shards.py); a pool of `ShardEncoder` actors (each loads the
+model once) embeds them, one shard in flight per actor, the biggest first, and the driver writes each
+shard into INDEX/.shards-<corpus fingerprint>/ as it arrives. Then the shards are joined and written by
+build.assemble_index: the same folder, manifest and format as a single-process build.
 
 A lost worker is restarted by Ray and its shard embedded again; a build that is killed resumes from the
-shards already written. Workers need kamerqa and the model, not the corpus: letters travel through Ray's
+shards already written. Workers need kamerqa and the model, not the corpus: texts travel through Ray's
 object store and only the driver reads and writes files. Ray is an optional extra: pip install 'kamerqa[ray]'.
+Not Ray Data: at the default corpus its planning and helper actors cost seconds (docs/SCALE.md).
 """
 from __future__ import annotations
 
@@ -27,8 +29,8 @@ from index.build import BuildReport, BuildSettings, assemble_index, model_fields
 from index.embed import DEFAULT_MODEL, load_embedder
 from index.store import IndexError_
 
-LETTERS_PER_SHARD = 16  # chosen, not tuned: the default corpus's 419 letters -> 27 shards of ~250 texts,
-# a few seconds of work each here, so 2 actors finish close together and a lost shard costs little
+LETTERS_PER_SHARD = 16  # chosen, not tuned: the default corpus's 419 letters -> 27 shards of ~240 texts
+# (two of ~1,000), a few seconds of work each here; sent biggest first, so 2 actors finish close together
 CODE_ROOT = Path(__file__).resolve().parents[1]  # the folder holding corpus/, index/, qa/
 INSTALL = "pip install 'kamerqa[ray]' (or: pip install 'ray>=2.60')"
 
@@ -51,15 +53,15 @@ class RayBuildReport(BuildReport):
     shards: int = 0
     shards_reused: int = 0  # written by an earlier, interrupted build
     actors: int = 0
-    timeline: dict = field(default_factory=dict)  # seconds from the start: "chunked", "ray_ready", "first_shard",
-    # "last_shard", "index_written", "ray_stopped" (what bench/ray_build.py prints)
+    timeline: dict = field(default_factory=dict)  # seconds from the start: "chunked", "ray_ready", "actors_ready"
+    # (the last actor's model loaded), "first_shard", "last_shard", "index_written", "ray_stopped" (bench/ray_build.py)
 
 
 def import_ray():
     try:
         import ray
     except ImportError as e:
-        raise ClusterError(f"the Ray build needs Ray Data ({e.name} is not installed); {INSTALL}") from None
+        raise ClusterError(f"the Ray build needs Ray ({e.name} is not installed); {INSTALL}") from None
     return ray
 
 
@@ -69,6 +71,10 @@ class ShardEncoder:
     def __init__(self, model: str, backend: str | None, threads: int | None):
         self.embedder = load_embedder(model, backend, threads)
         self.model = model_fields(self.embedder)
+        self.loaded = time.time()  # wall clock: the driver's timeline compares it with its own
+
+    def loaded_at(self) -> float:
+        return self.loaded
 
     def embed(self, number: int, texts: list[str]) -> tuple[np.ndarray, dict]:
         """The vectors of shard `number`'s texts, and the model's fields."""
@@ -103,10 +109,10 @@ def start_ray(ray, cluster: RaySettings, progress: bool = True) -> bool:
 
 
 def embed_shards(ray, todo: list[tuple[int, list[str]]], folder: Path, model: str, actors: int,
-                 encoder=ShardEncoder, progress: bool = False, done_at: list | None = None) -> int:
+                 encoder=ShardEncoder, progress: bool = False, timeline: dict | None = None) -> int:
     """Embed the shards `todo` (number, texts) on `actors` encoder actors, one shard in flight each, writing
-    each as it arrives; texts embedded (and the time each shard was written appended to `done_at`). A failed
-    shard stops new work; the shards in flight are still written."""
+    each as it arrives; texts embedded. A failed shard stops new work; the shards in flight are still
+    written. `timeline` gets the (wall clock) times the actors had loaded the model and shards were written."""
     cpus = ray.cluster_resources().get("CPU", 1)
     actor_class = ray.remote(num_cpus=cpus / actors, max_restarts=-1, max_task_retries=-1)(encoder)
     pool = [actor_class.remote(model, os.environ.get("KAMERQA_BACKEND"), max(1, int(cpus // actors)))
@@ -130,10 +136,13 @@ def embed_shards(ray, todo: list[tuple[int, list[str]]], folder: Path, model: st
                 continue
             shards.write_shard(folder, number, vectors, model_fields)
             embedded += count
-            if done_at is not None:
-                done_at.append(time.perf_counter())
+            if timeline is not None:
+                timeline.setdefault("first_shard", time.time())
+                timeline["last_shard"] = time.time()
             if bar:
                 bar.update(1)
+        if timeline is not None:
+            timeline["actors_ready"] = max(ray.get([actor.loaded_at.remote() for actor in pool]))
     finally:
         for actor in pool:
             ray.kill(actor)
@@ -181,16 +190,14 @@ def _embed(ray, ray_start: LocalStart, letters: list[Letter], folder: Path, mode
     done = shards.prepare_folder(folder, chunked, model, settings, cluster.letters_per_shard)
     todo = [(k, texts) for k, texts in enumerate(chunked.shards) if k not in done]
     report = RayBuildReport(letters=len(letters), shards=len(chunked.shards), shards_reused=len(done))
-    report.timeline["chunked"] = time.perf_counter()
+    report.timeline["chunked"] = time.time()
     if not todo:
         return chunked, report
     ray_start.wait()
-    report.timeline["ray_ready"] = time.perf_counter()
+    report.timeline["ray_ready"] = time.time()
     report.actors = min(cluster.actors or int(ray.cluster_resources().get("CPU", 1)), len(todo))
-    done_at: list[float] = []
     try:
-        report.embedded = embed_shards(ray, todo, folder, model, report.actors, encoder, progress, done_at)
-        report.timeline.update(first_shard=done_at[0], last_shard=done_at[-1])
+        report.embedded = embed_shards(ray, todo, folder, model, report.actors, encoder, progress, report.timeline)
     except ray.exceptions.RayError as e:
         written = len(list(folder.glob("shard-*")))
         reason = str(e).strip().splitlines()[-1][:300]
@@ -204,7 +211,7 @@ def build_index_ray(letters: list[Letter], path: Path, model: str | None = None,
                     settings: BuildSettings = BuildSettings(), cluster: RaySettings = RaySettings(),
                     progress: bool = False, encoder=ShardEncoder) -> RayBuildReport:
     """build.build_index on a Ray cluster: the same index, from shards embedded by a pool of actors."""
-    started = time.perf_counter()
+    started, wall = time.perf_counter(), time.time()
     ray = import_ray()
     if not letters:
         raise IndexError_("no letters to index; nothing was written")
@@ -225,13 +232,13 @@ def build_index_ray(letters: list[Letter], path: Path, model: str | None = None,
         passage_vectors, sentence_vectors, model_fields = shards.join_shards(folder, chunked)
         assemble_index(path, letters, chunked.passages, passage_vectors,
                        sentence_vectors if settings.sentences else None, chunked.owner, model_fields, settings)
-        report.timeline["index_written"] = time.perf_counter()
+        report.timeline["index_written"] = time.time()
     finally:
         if stopping:
             stopping.result()
-            report.timeline["ray_stopped"] = time.perf_counter()
+            report.timeline["ray_stopped"] = time.time()
     shutil.rmtree(folder, ignore_errors=True)
     report.passages, report.sentences = len(chunked.passages), len(chunked.owner)
     report.seconds = time.perf_counter() - started
-    report.timeline = {k: round(t - started, 2) for k, t in report.timeline.items()}
+    report.timeline = {k: round(t - wall, 2) for k, t in sorted(report.timeline.items(), key=lambda kv: kv[1])}
     return report
