@@ -1,9 +1,9 @@
 """Build an index on a Ray cluster (`kamerqa index --ray [ADDRESS]`).
 
 The driver chunks the letters as the single-process build does (while a local cluster starts, in a
-thread) and cuts the texts into shards (index/shards.py); a pool of `ShardEncoder` actors (each loads the
-model once) embeds them, one shard in flight per actor, the biggest first, and the driver writes each
-shard into INDEX/.shards-<corpus fingerprint>/ as it arrives. Then the shards are joined and written by
+thread) and cuts the texts into shards: the encoder calls build_index makes (index/shards.py). A pool of
+`ShardEncoder` actors (each loads the model once) embeds them, one shard in flight per actor, the biggest
+first, and the driver writes each shard into INDEX/.shards-<corpus fingerprint>/ as it arrives. Then the shards are joined and written by
 build.assemble_index: the same folder, manifest and format as a single-process build.
 
 A lost worker is restarted by Ray and its shard embedded again; a build that is killed resumes from the
@@ -25,12 +25,10 @@ import numpy as np
 
 from corpus.models import Letter
 from index import shards
-from index.build import BuildReport, BuildSettings, assemble_index, model_fields
+from index.build import EMBED_BATCH, BuildReport, BuildSettings, assemble_index, model_fields
 from index.embed import DEFAULT_MODEL, load_embedder
 from index.store import IndexError_
 
-LETTERS_PER_SHARD = 16  # chosen, not tuned: the default corpus's 419 letters -> 27 shards of ~240 texts
-# (two of ~1,000), a few seconds of work each here; sent biggest first, so 2 actors finish close together
 CODE_ROOT = Path(__file__).resolve().parents[1]  # the folder holding corpus/, index/, qa/
 INSTALL = "pip install 'kamerqa[ray]' (or: pip install 'ray>=2.60')"
 
@@ -44,7 +42,7 @@ class RaySettings:
     address: str | None = None  # a running cluster ("ray://host:10001", "host:6379", "auto"); None: start one here
     actors: int | None = None  # encoder actors; None: one per CPU of the cluster
     cpus: int | None = None  # CPUs of a local cluster; None: the machine's
-    letters_per_shard: int = LETTERS_PER_SHARD
+    texts_per_shard: int = EMBED_BATCH  # build_index's encoder calls: the same batches, the same vectors
     temp_dir: str | None = None  # a local cluster's session files (a short path under /tmp; None: /tmp/ray)
 
 
@@ -184,10 +182,10 @@ class LocalStart:
 def _embed(ray, ray_start: LocalStart, letters: list[Letter], folder: Path, model: str, settings: BuildSettings,
            cluster: RaySettings, encoder, progress: bool) -> tuple[shards.Chunked, RayBuildReport]:
     """Chunk the letters (while Ray starts), then embed the shards not yet written."""
-    chunked = shards.chunk_letters(letters, settings, cluster.letters_per_shard)
+    chunked = shards.chunk_letters(letters, settings, cluster.texts_per_shard)
     if not chunked.passages:
         raise IndexError_("the letters gave no passages (are they empty?); nothing was written")
-    done = shards.prepare_folder(folder, chunked, model, settings, cluster.letters_per_shard)
+    done = shards.prepare_folder(folder, chunked, model, settings)
     todo = [(k, texts) for k, texts in enumerate(chunked.shards) if k not in done]
     report = RayBuildReport(letters=len(letters), shards=len(chunked.shards), shards_reused=len(done))
     report.timeline["chunked"] = time.time()

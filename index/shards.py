@@ -1,13 +1,13 @@
 """The embedding work of a build cut into shards, each written as it is done, so a build that is
 interrupted resumes with only the missing shards.
 
-    INDEX/.shards-<corpus fingerprint>/plan.json        model, settings, letters a shard, fingerprint of the texts
+    INDEX/.shards-<corpus fingerprint>/plan.json        model, settings, fingerprint of the shards' texts
     INDEX/.shards-<corpus fingerprint>/shard-00012.npz  the vectors of shard 12's texts, and the model's fields
 
 The driver chunks the letters as the single-process build does (chunk_letter, passage_document,
-sentence_texts) and cuts them into runs of letters; shard k is the texts of run k that no earlier run has,
-so, like the single-process build, a text that occurs twice is embedded once. A shard file is written under
-a temporary name and renamed when whole: one that exists is complete.
+sentence_texts); a shard is one call of the encoder that build_index would make (each text once, sorted by
+length, 256 a call), so the encoder forms the same batches and gives the same vectors, whichever process
+runs it. A shard file is written under a temporary name and renamed when whole: one that exists is complete.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import numpy as np
 
 from corpus.chunk import chunk_letter
 from corpus.models import Letter, Passage
-from index.build import BuildSettings, corpus_fingerprint, passage_document, sentence_texts, text_hash
+from index.build import EMBED_BATCH, BuildSettings, corpus_fingerprint, passage_document, sentence_texts, text_hash
 from index.store import IndexError_
 
 PLAN = "plan.json"
@@ -37,41 +37,41 @@ class Chunked:
     documents: list[str]  # one per passage (passage_document)
     sentences: list[str]  # the passages' sentences long enough to embed (sentence_texts)
     owner: np.ndarray  # (passage number, sentence number) of each sentence
-    shards: list[list[str]]  # the texts each shard embeds: those of its run of letters no earlier run has
+    shards: list[list[str]]  # the texts of each shard: the calls of the encoder build_index makes
+    document_shards: int  # the first shards are documents, the rest sentences
 
 
 def shard_folder(index_path: Path, letters: list[Letter]) -> Path:
     return Path(index_path) / f".shards-{corpus_fingerprint(letters)}"
 
 
-def chunk_letters(letters: list[Letter], settings: BuildSettings, letters_per_shard: int) -> Chunked:
-    """The single-process build's chunking and texts, and the shards of runs of `letters_per_shard` letters."""
-    if letters_per_shard < 1:
-        raise ValueError(f"letters_per_shard must be at least 1, not {letters_per_shard}")
-    passages, documents, sentences, owner, shards, seen = [], [], [], [], [], set()
-    for start in range(0, len(letters), letters_per_shard):
-        fresh = []
-        for letter in letters[start:start + letters_per_shard]:
-            for p in chunk_letter(letter, settings.chunking):
-                documents.append(passage_document(p, letter, settings.header))
-                texts = [documents[-1]]
-                for j, text in sentence_texts(p, settings.min_sentence_words) if settings.sentences else ():
-                    owner.append((len(passages), j))
-                    sentences.append(text)
-                    texts.append(text)
-                passages.append(p)
-                fresh += [t for t in texts if t not in seen and not seen.add(t)]
-        shards.append(fresh)
-    return Chunked(passages, documents, sentences, np.array(owner, dtype=np.int32).reshape(-1, 2), shards)
+def encoder_calls(texts: list[str], size: int) -> list[list[str]]:
+    """What build.embed_with_cache (without a cache) hands the encoder: each text once, sorted by length,
+    `size` at a time. The same calls give the same batches inside the encoder, so the same vectors."""
+    todo = sorted(dict.fromkeys(texts), key=len)
+    return [todo[i:i + size] for i in range(0, len(todo), size)]
 
 
-def prepare_folder(folder: Path, chunked: Chunked, model: str, settings: BuildSettings,
-                   letters_per_shard: int) -> set[int]:
+def chunk_letters(letters: list[Letter], settings: BuildSettings, texts_per_shard: int = EMBED_BATCH) -> Chunked:
+    """The single-process build's chunking and texts, cut into shards as it cuts them into encoder calls."""
+    if texts_per_shard < 1:
+        raise ValueError(f"texts_per_shard must be at least 1, not {texts_per_shard}")
+    pairs = [(p, letter) for letter in letters for p in chunk_letter(letter, settings.chunking)]
+    documents = [passage_document(p, letter, settings.header) for p, letter in pairs]
+    triples = [(i, j, t) for i, (p, _) in enumerate(pairs) if settings.sentences
+               for j, t in sentence_texts(p, settings.min_sentence_words)]
+    sentences = [t for _, _, t in triples]
+    owner = np.array([(i, j) for i, j, _ in triples], dtype=np.int32).reshape(-1, 2)
+    calls = encoder_calls(documents, texts_per_shard)
+    return Chunked([p for p, _ in pairs], documents, sentences, owner,
+                   calls + encoder_calls(sentences, texts_per_shard), len(calls))
+
+
+def prepare_folder(folder: Path, chunked: Chunked, model: str, settings: BuildSettings) -> set[int]:
     """Make `folder` hold shards of this plan (emptying it when it holds another one); the numbers of the
     shards already written."""
     texts = hashlib.sha256("\n".join(text_hash(t) for shard in chunked.shards for t in shard + ["|"]).encode())
-    plan = {"model": model, "settings": settings.as_dict(), "letters_per_shard": letters_per_shard,
-            "texts": texts.hexdigest()[:16]}
+    plan = {"model": model, "settings": settings.as_dict(), "texts": texts.hexdigest()[:16]}
     file = folder / PLAN
     if folder.exists() and (not file.exists() or json.loads(file.read_text()) != plan):
         shutil.rmtree(folder)
@@ -106,16 +106,21 @@ def read_shard(folder: Path, number: int, texts: int) -> tuple[np.ndarray, dict]
 
 def join_shards(folder: Path, chunked: Chunked) -> tuple[np.ndarray, np.ndarray, dict]:
     """The vectors of all documents and of all sentences, from the shards' vectors; the model's fields."""
-    rows, parts, models = {}, [], set()
-    for number, texts in enumerate(chunked.shards):
-        vectors, model = read_shard(folder, number, len(texts))
-        offset = len(rows)  # texts are unique across shards: one row each
-        rows.update({t: offset + i for i, t in enumerate(texts)})
-        parts.append(vectors)
-        models.add(json.dumps(model, sort_keys=True))
+    read = [read_shard(folder, k, len(texts)) for k, texts in enumerate(chunked.shards)]
+    models = {json.dumps(model, sort_keys=True) for _, model in read}
     if len(models) > 1:
         raise IndexError_(f"the shards in {folder} were embedded by different models ({', '.join(sorted(models))}); "
                           f"delete the folder and build again")
-    every = np.concatenate(parts)
-    take = lambda texts: every[[rows[t] for t in texts]].reshape(len(texts), every.shape[1])  # noqa: E731
-    return take(chunked.documents), take(chunked.sentences), json.loads(models.pop())
+    dim = read[0][0].shape[1]
+
+    def vectors_of(texts: list[str], shards: range) -> np.ndarray:
+        row = {t: (k, i) for k in shards for i, t in enumerate(chunked.shards[k])}
+        out = np.zeros((len(texts), dim), dtype=np.float32)
+        for r, text in enumerate(texts):
+            k, i = row[text]
+            out[r] = read[k][0][i]
+        return out
+
+    split = chunked.document_shards
+    return (vectors_of(chunked.documents, range(split)),
+            vectors_of(chunked.sentences, range(split, len(chunked.shards))), json.loads(models.pop()))
