@@ -139,7 +139,7 @@ def embed_shards(ray, todo: list[tuple[int, list[str]]], folder: Path, model: st
                 timeline["last_shard"] = time.time()
             if bar:
                 bar.update(1)
-        if timeline is not None:
+        if timeline is not None and error is None:
             timeline["actors_ready"] = max(ray.get([actor.loaded_at.remote() for actor in pool]))
     finally:
         for actor in pool:
