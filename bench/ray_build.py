@@ -1,6 +1,6 @@
 """Time the Ray build against the single-process build of the same corpus, and check they agree.
 
-    python bench/ray_build.py [--rounds 3] [--actors 1 2] [--model NAME] [--out /work/idx/ray-bench]
+    python bench/ray_build.py [--rounds 3] [--actors 1 2] [--single-threads 2] [--model NAME] [--out DIR]
 
 Each round builds the corpus once single-process (model load + build_index without the SQLite embedding
 cache, so it embeds everything, as the Ray build does) and once per actor count with build_index_ray on a
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -29,17 +30,19 @@ from index.distributed import RaySettings, build_index_ray  # noqa: E402
 from index.embed import load_embedder  # noqa: E402
 
 
-def single(letters, path: Path, model: str | None) -> tuple[float, int]:
-    """Seconds and texts embedded."""
+def single(letters, path: Path, model: str | None, threads: int | None = None) -> tuple[float, int, dict]:
+    """Seconds, texts embedded, and when the model was loaded (seconds from the start)."""
     started = time.perf_counter()
-    report = build_index(letters, path, load_embedder(model), cache_path=None)
-    return time.perf_counter() - started, report.embedded
+    embedder = load_embedder(model, None, threads)
+    loaded = time.perf_counter() - started
+    report = build_index(letters, path, embedder, cache_path=None)
+    return time.perf_counter() - started, report.embedded, {"model_loaded": round(loaded, 2)}
 
 
-def on_ray(letters, path: Path, model: str | None, actors: int) -> tuple[float, int]:
+def on_ray(letters, path: Path, model: str | None, actors: int) -> tuple[float, int, dict]:
     started = time.perf_counter()
     report = build_index_ray(letters, path, model, cluster=RaySettings(actors=actors, temp_dir="/tmp/kqbench"))
-    return time.perf_counter() - started, report.embedded
+    return time.perf_counter() - started, report.embedded, report.timeline
 
 
 def least_cosine(a, b) -> float:
@@ -63,25 +66,32 @@ def main(argv=None) -> int:
     parser.add_argument("--model", default=None, help="default: the offline multilingual-e5-small")
     parser.add_argument("--corpus", type=Path, action="append", help="default: ../shared/corpus")
     parser.add_argument("--out", type=Path, default=Path("/tmp/kamerqa-ray-bench"), help="index folders")
+    parser.add_argument("--single-threads", type=int, default=None, metavar="N",
+                        help="also a single-process build on N threads, unpinned as the actors' are")
     args = parser.parse_args(argv)
     letters = read_corpus(args.corpus or default_corpus()).letters
-    builds = [("single", None)] + [(f"ray-{n}", n) for n in args.actors]
+    builds = [("single", lambda path: single(letters, path, args.model))]
+    if args.single_threads:
+        builds.append((f"single-t{args.single_threads}", lambda path: single(letters, path, args.model, args.single_threads)))
+    builds += [(f"ray-{n}", lambda path, n=n: on_ray(letters, path, args.model, n)) for n in args.actors]
     times: dict[str, list[float]] = {name: [] for name, _ in builds}
     for round_number in range(args.rounds):
         shift = round_number % len(builds)
-        for name, actors in builds[shift:] + builds[:shift]:
+        for name, build in builds[shift:] + builds[:shift]:
             path = args.out / name
-            seconds, texts = single(letters, path, args.model) if actors is None else on_ray(letters, path, args.model, actors)
+            seconds, texts, timeline = build(path)
             times[name].append(seconds)
             print(json.dumps({"round": round_number, "build": name, "seconds": round(seconds, 1), "texts": texts,
-                              "texts_per_second": round(texts / seconds, 1)}), flush=True)
+                              "texts_per_second": round(texts / seconds, 1), "timeline": timeline,
+                              "load": [round(x, 2) for x in os.getloadavg()]}), flush=True)
     medians = {name: statistics.median(t) for name, t in times.items()}
     print(json.dumps({"letters": len(letters), "rounds": args.rounds,
                       "median_seconds": {k: round(v, 1) for k, v in medians.items()},
                       "ratio_to_single": {k: round(v / medians["single"], 3) for k, v in medians.items()},
                       "per_round_ratio_to_single": {k: [round(x / s, 3) for x, s in zip(t, times["single"])]
-                                                    for k, t in times.items() if k != "single"}}), flush=True)
-    for name, actors in builds[1:]:
+                                                    for k, t in times.items() if k != "single"},
+                      "load": [round(x, 2) for x in os.getloadavg()]}), flush=True)
+    for name, _ in builds[1:]:
         print(json.dumps({"agreement": name, **agreement(args.out / "single", args.out / name)}), flush=True)
     return 0
 

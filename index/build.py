@@ -83,7 +83,10 @@ class EmbeddingCache:
             self.db.commit()
 
 
-def embed_with_cache(texts: list[str], embedder: Embedder, cache: EmbeddingCache, batch: int = 256,
+EMBED_BATCH = 256  # texts a call of the encoder gets (it sorts and batches them further: index/fast.py)
+
+
+def embed_with_cache(texts: list[str], embedder: Embedder, cache: EmbeddingCache, batch: int = EMBED_BATCH,
                      progress: str | None = None, out: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """Vectors for `texts`; only texts missing from the cache go through the model. Returns (vectors, n
     embedded). The vectors go row by row into `out` (e.g. an np.memmap on disk; else a new array), so

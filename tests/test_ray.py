@@ -20,7 +20,7 @@ from qa.cli import main
 from tests.conftest import shared_corpus
 
 LETTERS = 160  # of the shared corpus: ~280 passages, ~1500 sentences
-PER_SHARD = 10  # 16 shards over 2 actors
+PER_SHARD = 100  # texts a shard: 19 shards over 2 actors
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def assert_same_index(path: Path, single) -> None:
 def build(letters, path: Path, encoder=None, actors: int = 2):
     from index.distributed import RaySettings, ShardEncoder, build_index_ray
 
-    return build_index_ray(letters, path, "fake", cluster=RaySettings(actors=actors, letters_per_shard=PER_SHARD),
+    return build_index_ray(letters, path, "fake", cluster=RaySettings(actors=actors, texts_per_shard=PER_SHARD),
                            encoder=encoder or ShardEncoder)
 
 
@@ -73,7 +73,7 @@ def build(letters, path: Path, encoder=None, actors: int = 2):
 @pytest.mark.slow  # a local Ray cluster is processes: not in the fast tier
 def test_ray_build_equals_single_process_build(cluster, letters, single, tmp_path):
     report = build(letters, tmp_path / "index")
-    assert (report.shards, report.shards_reused, report.actors) == (16, 0, 2)
+    assert (report.shards, report.shards_reused, report.actors) == (19, 0, 2)
     assert report.passages == len(single.passages) > 200
     assert_same_index(tmp_path / "index", single)
 
@@ -83,11 +83,11 @@ def dying_encoder(marker: Path):
     from index.distributed import ShardEncoder
 
     class DyingEncoder(ShardEncoder):
-        def __call__(self, batch):
+        def embed(self, number, texts):
             if not marker.exists():
                 marker.write_text(str(os.getpid()))
                 os._exit(1)
-            return super().__call__(batch)
+            return super().embed(number, texts)
 
     return DyingEncoder
 
@@ -107,14 +107,13 @@ def recording_encoder(log: Path, fail_shard: int | None = None):
     from index.distributed import ShardEncoder
 
     class RecordingEncoder(ShardEncoder):
-        def __call__(self, batch):
-            for number in batch["shard"]:
-                if number == fail_shard:
-                    time.sleep(3)  # the other shards finish and are written first
-                    raise RuntimeError(f"shard {number} fails on purpose")
-                with open(log, "a") as f:
-                    f.write(f"{number}\n")
-            return super().__call__(batch)
+        def embed(self, number, texts):
+            if number == fail_shard:
+                time.sleep(3)  # the other shards finish and are written first
+                raise RuntimeError(f"shard {number} fails on purpose")
+            with open(log, "a") as f:
+                f.write(f"{number}\n")
+            return super().embed(number, texts)
 
     return RecordingEncoder
 
@@ -139,13 +138,28 @@ def test_an_interrupted_build_resumes_embedding_only_the_missing_shards(cluster,
     with pytest.raises(ClusterError, match="run the same command again"):
         build(letters, path, recording_encoder(first, fail_shard=5))
     (folder,) = path.glob(".shards-*")
-    written = {int(p.name.removeprefix("shard-")) for p in folder.glob("shard-*")}
+    written = {int(p.stem.removeprefix("shard-")) for p in folder.glob("shard-*.npz")}
     assert 5 not in written and len(written) >= 8, written
     report = build(letters, path, recording_encoder(second))
     embedded_again = {int(line) for line in second.read_text().split()}
-    assert embedded_again == set(range(16)) - written
+    assert embedded_again == set(range(19)) - written
     assert report.shards_reused == len(written)
     assert_same_index(path, single)
+
+
+def test_shards_are_the_encoder_calls_of_the_single_process_build(letters, single, tmp_path):
+    from dataclasses import replace
+
+    from index.build import EMBED_BATCH, BuildSettings
+    from index.shards import chunk_letters
+
+    calls, fake = [], fake_embedder()
+    recording = replace(fake, encode_passages=lambda texts: calls.append(list(texts)) or fake.encode_passages(texts))
+    build_index(letters, tmp_path / "index", recording, cache_path=None)
+    chunked = chunk_letters(letters, BuildSettings(), EMBED_BATCH)
+    assert chunked.shards == calls  # so the encoder makes the same batches: the same vectors
+    assert chunked.passages == single.passages and np.array_equal(chunked.owner, single.sentence_owner)
+    assert len(chunk_letters(letters, BuildSettings(), PER_SHARD).shards) == 19
 
 
 def test_cli_ray_without_ray_says_what_to_install(letters_dir, tmp_path, capsys, monkeypatch):
