@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from corpus.chunk import chunk_letter  # noqa: E402
 from corpus.readers import default_corpus, read_corpus  # noqa: E402
-from index.build import sentence_texts  # noqa: E402
+from index.documents import sentence_texts  # noqa: E402
 
 DIM = 384  # multilingual-e5-small
 BYTES = {"float32": 4 * DIM, "sq8": DIM, "pq48": 48}  # per vector; SQ8 is what choose_faiss_index builds

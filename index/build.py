@@ -13,7 +13,7 @@ import numpy as np
 
 from corpus.chunk import ChunkSettings, chunk_letter
 from corpus.models import Letter, Passage
-from index.documents import passage_document, sentence_texts
+from index.documents import corpus_sentences, passage_document
 from index.embed import Embedder, cache_dir, load_embedder
 from index.incremental import chunker_fingerprint, previous_ivf, previous_passages
 from index.lexical import Lexical
@@ -218,13 +218,11 @@ def build_index(letters: list[Letter], path: Path, embedder: Embedder | None = N
     del documents
     sentence_vectors, owner = None, np.zeros((0, 2), dtype=np.int32)
     if settings.sentences:
-        triples = [(i, j, t) for i, p in enumerate(passages) for j, t in sentence_texts(p, settings.min_sentence_words)]
-        owner = np.array([(i, j) for i, j, _ in triples], dtype=np.int32).reshape(-1, 2)
-        sentence_vectors, n = embed_with_cache([t for _, _, t in triples], embedder, cache,
-                                               progress="sentences" if progress else None,
-                                               out=_disk_array(scratch.name, "sentences", len(triples), embedder.dim))
+        sentences, owner = corpus_sentences(passages, settings.min_sentence_words)
+        sentence_vectors, n = embed_with_cache(sentences, embedder, cache, progress="sentences" if progress else None,
+                                               out=_disk_array(scratch.name, "sentences", len(sentences), embedder.dim))
         embedded += n
-        del triples
+        del sentences
     embedder.release()  # the model's memory is not needed for BM25 and faiss
     assemble_index(path, letters, passages, vectors, sentence_vectors, owner, model_fields(embedder), settings, progress)
     del vectors, sentence_vectors

@@ -23,7 +23,8 @@ import numpy as np
 
 from corpus.chunk import chunk_letter
 from corpus.models import Letter, Passage
-from index.build import EMBED_BATCH, BuildSettings, corpus_fingerprint, passage_document, sentence_texts, text_hash
+from index.build import EMBED_BATCH, BuildSettings, corpus_fingerprint, text_hash
+from index.documents import corpus_sentences, passage_document
 from index.store import IndexError_
 
 PLAN = "plan.json"
@@ -35,7 +36,7 @@ class Chunked:
 
     passages: list[Passage]
     documents: list[str]  # one per passage (passage_document)
-    sentences: list[str]  # the passages' sentences long enough to embed (sentence_texts)
+    sentences: list[str]  # the passages' sentences long enough to embed (corpus_sentences)
     owner: np.ndarray  # (passage number, sentence number) of each sentence
     shards: list[list[str]]  # the texts of each shard: the calls of the encoder build_index makes
     document_shards: int  # the first shards are documents, the rest sentences
@@ -58,10 +59,8 @@ def chunk_letters(letters: list[Letter], settings: BuildSettings, texts_per_shar
         raise ValueError(f"texts_per_shard must be at least 1, not {texts_per_shard}")
     pairs = [(p, letter) for letter in letters for p in chunk_letter(letter, settings.chunking)]
     documents = [passage_document(p, letter, settings.header) for p, letter in pairs]
-    triples = [(i, j, t) for i, (p, _) in enumerate(pairs) if settings.sentences
-               for j, t in sentence_texts(p, settings.min_sentence_words)]
-    sentences = [t for _, _, t in triples]
-    owner = np.array([(i, j) for i, j, _ in triples], dtype=np.int32).reshape(-1, 2)
+    sentences, owner = corpus_sentences([p for p, _ in pairs] if settings.sentences else [],
+                                        settings.min_sentence_words)
     calls = encoder_calls(documents, texts_per_shard)
     return Chunked([p for p, _ in pairs], documents, sentences, owner,
                    calls + encoder_calls(sentences, texts_per_shard), len(calls))
