@@ -68,6 +68,9 @@ FURNITURE = re.compile(  # never an answer: references, letterhead, signatures, 
     r"(\((VVD|CDA|PvdA|D66|GL|SP|PVV|CU|SGP|PPR|PSP|CPN|GPV|RPF|DS'70)\).*){2,}|"
     r"^\s*\d{1,2}\s+(Zie|Kamerstuk|Bron|Ter inzage)\b", re.I | re.S)
 SIGNATURE = re.compile(r"^\s*(Hoogachtend|De\s+(Minister|Staatssecretaris)(-President)?\s+(van|voor)\s+[A-Z][^.;]{0,80},)")
+MEMBERS_SAY = re.compile(  # what members of the Kamer ask or state (a report, or a reply quoting it): not the answer
+    r"^\s*(De|Deze|Ook de|Tevens) leden( van de [\w'’-]+(\s|-)?fractie\w*)?\s+(vragen|vroegen|constateren|hebben|lezen|"
+    r"merken|willen|zijn|verzoeken|wijzen|achten|stellen|begrijpen|menen|vinden|onderschrijven|informeren|kunnen)\b")
 
 
 @dataclass(frozen=True)
@@ -97,8 +100,9 @@ def question_kinds(question: str) -> tuple[str, ...]:
 
 
 def is_furniture(text: str) -> bool:
-    """True for a reference, letterhead line, signature, member list or table of contents."""
-    return bool(FURNITURE.search(text) or SIGNATURE.search(text))
+    """True for a reference, letterhead line, signature, member list or table of contents, and for what
+    members of the Kamer ask ("De leden van de VVD-fractie vragen ..."): never the answer."""
+    return bool(FURNITURE.search(text) or SIGNATURE.search(text) or MEMBERS_SAY.search(text))
 
 
 def term_counts(index) -> tuple[dict[str, int], int]:
@@ -241,7 +245,7 @@ def best_block(found: list[Sentence], hits: list[Hit], weights: np.ndarray = SEN
         run, words = [], 0
         for step in range(3):
             m = position.get((s.rank, s.number + step))
-            if m is None:
+            if m is None or (run and not _adjacent(hits[s.rank].letter.text, found[run[-1]], found[m])):
                 break
             words += len(hits[s.rank].letter.text[slice(*found[m].span)].split())
             if run and words > max_words:
@@ -253,6 +257,12 @@ def best_block(found: list[Sentence], hits: list[Hit], weights: np.ndarray = SEN
     first, last = found[best_run[0]], found[best_run[-1]]
     return Quote(first.rank, tuple(found[m].number for m in best_run), (first.span[0], last.span[1]),
                  float(logits[top]), found[top])
+
+
+def _adjacent(text: str, before: Sentence, after: Sentence) -> bool:
+    """Whether only white space lies between two sentences: a block never spans what chunking left out
+    between them (a page's running header, a reference line, a footnote)."""
+    return not text[before.span[1]:after.span[0]].strip()
 
 
 def further_quote(found: list[Sentence], hits: list[Hit], main: Quote,

@@ -3,6 +3,7 @@ measured (qa.answer_eval) and shown (`ask --json`), and clean senders (corpus.me
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -66,6 +67,8 @@ def test_kind_markers(text, kind, marked):
     "Kamerstuk 29 515, nr. 12.", "Tweede Kamer, vergaderjaar 1985-1986, 19 200", "Postbus 20011 2500 EA Den Haag",
     "De Minister van Verkeer en Waterstaat,", "Hoogachtend,", "Inleiding ........... 3",
     "Samenstelling: Jansen (CDA), De Vries (VVD), Pietersen (PvdA)", "Zie https://www.rijksoverheid.nl",
+    "De leden van de ChristenUnie-fractie hebben kennisgenomen van het wetsvoorstel.",
+    "Deze leden vragen de regering hoe het college wordt samengesteld.",
 ])
 def test_furniture_is_never_quoted(text):
     assert quote.is_furniture(text)
@@ -73,6 +76,8 @@ def test_furniture_is_never_quoted(text):
 
 def test_an_answer_sentence_is_not_furniture():
     assert not quote.is_furniture("Nederland wil secundaire migratie binnen de EU tegengaan.")
+    assert not quote.is_furniture("Het adviescollege bestaat uit drie leden, die de regering benoemt.")
+    assert not quote.is_furniture("Ik heb de leden van de Kamer hierover eerder ingelicht.")
 
 
 def test_coverage_is_idf_weighted():
@@ -91,6 +96,17 @@ def test_the_quote_is_one_to_three_consecutive_sentences_of_one_hit(fake_index):
     assert list(block.sentences) == list(range(block.sentences[0], block.sentences[-1] + 1))
     passage = hits[block.rank].passage
     assert passage.start <= block.span[0] < block.span[1] <= passage.end
+
+
+def test_a_block_never_spans_what_chunking_left_out_between_sentences():
+    text = ("Het kabinet wil de opvang verbeteren. De Minister van Justitie, A. Jansen\n214193F ISSN0921 7363 "
+            "Daarom komen er meer plaatsen. Dat kost geld.")
+    spans = [(0, 37), (96, 126), (127, 141)]  # the signature and the ISSN line between are no sentence
+    assert text[spans[1][0]:spans[1][1]] == "Daarom komen er meer plaatsen."
+    hit = SimpleNamespace(letter=SimpleNamespace(text=text))
+    found = [quote.Sentence(0, n, span, np.array([1.0] + [0.0] * 11)) for n, span in enumerate(spans)]
+    block = quote.best_block(found, [hit], np.ones(12))
+    assert block.sentences == (1, 2) and "ISSN" not in text[block.span[0]:block.span[1]]
 
 
 def test_answer_json_quotes_exactly_what_is_shown(fake_index):
