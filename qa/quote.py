@@ -63,7 +63,7 @@ KIND_MARKERS = {  # what a sentence needs to answer a question of that kind
 }
 FURNITURE = re.compile(  # never an answer: references, letterhead, signatures, lists, contents
     r"Kamerstuk(ken)?\s+(I+\s+)?\d\d\s?\d\d\d|\bnr\.\s*\d+\b.*\b(vergaderjaar|zitting)\b|\bvergaderjaar\s+\d{4}|"
-    r"\bHandelingen\b|\bkst-\d|\bISSN\b|https?://|www\.|\bPostbus\b|\bOns kenmerk\b|\bUw (brief|kenmerk)\b|"
+    r"\bHandelingen\b|\bkst-\d|\bISSN|\bNedergelegd ter griffie|\bTer inzage gelegd\b|https?://|www\.|\bPostbus\b|\bOns kenmerk\b|\bUw (brief|kenmerk)\b|"
     r"^\s*(Datum|Onderwerp|Bijlage\(?n?\)?|Kenmerk|Contactpersoon|Telefoon)\b|\.{5,}|"
     r"(\((VVD|CDA|PvdA|D66|GL|SP|PVV|CU|SGP|PPR|PSP|CPN|GPV|RPF|DS'70)\).*){2,}|"
     r"^\s*\d{1,2}\s+(Zie|Kamerstuk|Bron|Ter inzage)\b", re.I | re.S)
@@ -71,6 +71,24 @@ SIGNATURE = re.compile(r"^\s*(Hoogachtend|De\s+(Minister|Staatssecretaris)(-Pres
 MEMBERS_SAY = re.compile(  # what members of the Kamer ask or state (a report, or a reply quoting it): not the answer
     r"^\s*(De|Deze|Ook de|Tevens) leden( van de [\w'’-]+(\s|-)?fractie\w*)?\s+(vragen|vroegen|constateren|hebben|lezen|"
     r"merken|willen|zijn|verzoeken|wijzen|achten|stellen|begrijpen|menen|vinden|onderschrijven|informeren|kunnen)\b")
+
+
+LETTERHEAD = re.compile(  # what a sentence can start with that is not the letter's words: it is left out of a quote
+    r"\s*(Aan de (Heer )?Voorzitters?\s+van\s+de\s+(Eerste|Tweede)\b[^.]{0,80}?Staten[- ]?Generaal\s*|"
+    r"De Voorzitter van de Tweede Kamer der Staten[- ]?Generaal\s*|"
+    r"Ter griffie\b[^.]{0,120}?ontvangen op \d{1,2}\s+\w+\s+\d{4}\s*|"
+    r"(['’]s-Gravenhage|Den Haag|Zoetermeer|Rijswijk|Leidschendam|Voorburg),?\s+\d{1,2}\s+\w+\s+\d{4}\s*|"
+    r"\d+(\.\d+)*\.?[ \t]+[A-Z][^\s.,;:]*([ \t]+[^\s.,;:]+){0,4}[ \t]*\n\s*(?=[A-Z]))")
+
+
+def after_letterhead(text: str, span: tuple[int, int]) -> tuple[int, int]:
+    """The sentence's span without the letterhead, addressee, place and date, or numbered section heading it
+    starts with ("Aan de Voorzitter van de Tweede Kamer ... 's-Gravenhage, 3 mei 1991 Tijdens het debat ...",
+    "1. Inleiding\nDe leden ..."): the sentence splitter leaves them glued to the first sentence after them."""
+    start, end = span
+    while (m := LETTERHEAD.match(text, start, end)) and m.end() > start and end - m.end() > 20:
+        start = m.end()
+    return start, end
 
 
 @dataclass(frozen=True)
@@ -101,8 +119,11 @@ def question_kinds(question: str) -> tuple[str, ...]:
 
 def is_furniture(text: str) -> bool:
     """True for a reference, letterhead line, signature, member list or table of contents, and for what
-    members of the Kamer ask ("De leden van de VVD-fractie vragen ..."): never the answer."""
-    return bool(FURNITURE.search(text) or SIGNATURE.search(text) or MEMBERS_SAY.search(text))
+    members of the Kamer ask ("De leden van de VVD-fractie vragen ..."), and a line that is only an addressee,
+    place and date or heading: never the answer."""
+    letterhead = LETTERHEAD.match(text)
+    return bool(FURNITURE.search(text) or SIGNATURE.search(text) or MEMBERS_SAY.search(text)
+                or (letterhead and len(text) - letterhead.end() <= 20))
 
 
 def term_counts(index) -> tuple[dict[str, int], int]:
@@ -197,7 +218,8 @@ def candidates(index, question: str, hits: list[Hit]) -> list[Sentence]:
     for hit, n in zip(hits, near):
         letter_near.setdefault(hit.letter.id, n)
     for rank, hit in enumerate(hits[:QUOTE_FROM]):
-        spans = hit.passage.sentences or ((hit.passage.start, hit.passage.end),)
+        spans = [after_letterhead(hit.letter.text, span) for span in hit.passage.sentences
+                 or ((hit.passage.start, hit.passage.end),)]
         texts = [hit.letter.text[s:e] for s, e in spans]
         cosines = _sentence_cosines(index, hit, q)
         beyond_title = share.beyond(hit.letter.title)  # the question words the sentence adds to the letter's subject

@@ -69,6 +69,7 @@ def test_kind_markers(text, kind, marked):
     "Samenstelling: Jansen (CDA), De Vries (VVD), Pietersen (PvdA)", "Zie https://www.rijksoverheid.nl",
     "De leden van de ChristenUnie-fractie hebben kennisgenomen van het wetsvoorstel.",
     "Deze leden vragen de regering hoe het college wordt samengesteld.",
+    "Aan de Voorzitter van de Tweede Kamer der Staten-Generaal", "'s-Gravenhage, 3 mei 1991",
 ])
 def test_furniture_is_never_quoted(text):
     assert quote.is_furniture(text)
@@ -107,6 +108,20 @@ def test_a_block_never_spans_what_chunking_left_out_between_sentences():
     found = [quote.Sentence(0, n, span, np.array([1.0] + [0.0] * 11)) for n, span in enumerate(spans)]
     block = quote.best_block(found, [hit], np.ones(12))
     assert block.sentences == (1, 2) and "ISSN" not in text[block.span[0]:block.span[1]]
+
+
+@pytest.mark.parametrize("text, kept", [
+    ("Aan de Voorzitters van de Eerste Kamer en van de Tweede Kamer der Staten-Generaal 's-Gravenhage, 17 februari "
+     "1989 Ter voldoening aan de Grondwet leg ik u het verdrag over.", "Ter voldoening aan de Grondwet leg ik u het verdrag over."),
+    ("Ter griffie van de Eerste en van de Tweede Kamer ontvangen op 28 augustus 1992 De wens kan worden kenbaar gemaakt.",
+     "De wens kan worden kenbaar gemaakt."),
+    ("1. Inleiding\nHet kabinet wil de regeldruk voor ondernemers verminderen.", "Het kabinet wil de regeldruk voor ondernemers verminderen."),
+    ("2. De minister heeft besloten dat de\nsluis wordt gebouwd.", None),  # a numbered sentence, not a heading
+    ("In 1986 is besloten de sluis te bouwen.", None),
+])
+def test_a_quote_starts_after_the_letterhead_or_heading_glued_to_its_sentence(text, kept):
+    start, end = quote.after_letterhead(text, (0, len(text)))
+    assert text[start:end] == (kept or text)
 
 
 def test_answer_json_quotes_exactly_what_is_shown(fake_index):
