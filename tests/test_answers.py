@@ -70,6 +70,11 @@ def test_kind_markers(text, kind, marked):
     "De leden van de ChristenUnie-fractie hebben kennisgenomen van het wetsvoorstel.",
     "Deze leden vragen de regering hoe het college wordt samengesteld.",
     "Aan de Voorzitter van de Tweede Kamer der Staten-Generaal", "'s-Gravenhage, 3 mei 1991",
+    "(Ingezonden 29 november 1990) 1 Bent u bereid met de KNVB op korte termijn te overleggen?",
+    "Hoe staat de Minister ten opzichte van dit initiatief?\u201d",
+    "Vragen gesteld door de leden der Kamer, met de daarop door de regering gegeven antwoorden 306 Vragen van het lid "
+    "Lilipaly (P.v.d.A.) over voetbalvandalisme.", "AANVULLENDE LIJST VAN VVRAGEN Vastgesteld 27 juni 1985",
+    "Allen, die deze zullen zien of horen lezen, saluut! doen te weten: Alzo Wij in overweging genomen hebben.",
 ])
 def test_furniture_is_never_quoted(text):
     assert quote.is_furniture(text)
@@ -79,6 +84,7 @@ def test_an_answer_sentence_is_not_furniture():
     assert not quote.is_furniture("Nederland wil secundaire migratie binnen de EU tegengaan.")
     assert not quote.is_furniture("Het adviescollege bestaat uit drie leden, die de regering benoemt.")
     assert not quote.is_furniture("Ik heb de leden van de Kamer hierover eerder ingelicht.")
+    assert not quote.is_furniture("In antwoord op de vragen van de leden van de VVD-fractie merk ik op dat het kan.")
 
 
 def test_coverage_is_idf_weighted():
@@ -118,6 +124,8 @@ def test_a_block_never_spans_what_chunking_left_out_between_sentences():
     ("1. Inleiding\nHet kabinet wil de regeldruk voor ondernemers verminderen.", "Het kabinet wil de regeldruk voor ondernemers verminderen."),
     ("2. De minister heeft besloten dat de\nsluis wordt gebouwd.", None),  # a numbered sentence, not a heading
     ("In 1986 is besloten de sluis te bouwen.", None),
+    ("Antwoord van minister Smit-Kroes (Verkeer en Waterstaat), mede namens de minister van VROM. (Ontvangen 10 augustus "
+     "1988). 1 De schoonmaak van de Hollandsche IJssel betreft de sanering.", "De schoonmaak van de Hollandsche IJssel betreft de sanering."),
 ])
 def test_a_quote_starts_after_the_letterhead_or_heading_glued_to_its_sentence(text, kept):
     start, end = quote.after_letterhead(text, (0, len(text)))
