@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from corpus.meta import clean_sender, tidy_sender
-from qa import abstain, lookalike, quote
+from qa import abstain, furniture, lookalike, quote
 from qa.answer import compose_answer, tidy
 from qa.answer_eval import answer_row, quote_matches, score_answers
 from qa.cli import main
@@ -77,14 +77,14 @@ def test_kind_markers(text, kind, marked):
     "Allen, die deze zullen zien of horen lezen, saluut! doen te weten: Alzo Wij in overweging genomen hebben.",
 ])
 def test_furniture_is_never_quoted(text):
-    assert quote.is_furniture(text)
+    assert furniture.is_furniture(text)
 
 
 def test_an_answer_sentence_is_not_furniture():
-    assert not quote.is_furniture("Nederland wil secundaire migratie binnen de EU tegengaan.")
-    assert not quote.is_furniture("Het adviescollege bestaat uit drie leden, die de regering benoemt.")
-    assert not quote.is_furniture("Ik heb de leden van de Kamer hierover eerder ingelicht.")
-    assert not quote.is_furniture("In antwoord op de vragen van de leden van de VVD-fractie merk ik op dat het kan.")
+    assert not furniture.is_furniture("Nederland wil secundaire migratie binnen de EU tegengaan.")
+    assert not furniture.is_furniture("Het adviescollege bestaat uit drie leden, die de regering benoemt.")
+    assert not furniture.is_furniture("Ik heb de leden van de Kamer hierover eerder ingelicht.")
+    assert not furniture.is_furniture("In antwoord op de vragen van de leden van de VVD-fractie merk ik op dat het kan.")
 
 
 def test_coverage_is_idf_weighted():
@@ -128,7 +128,7 @@ def test_a_block_never_spans_what_chunking_left_out_between_sentences():
      "1988). 1 De schoonmaak van de Hollandsche IJssel betreft de sanering.", "De schoonmaak van de Hollandsche IJssel betreft de sanering."),
 ])
 def test_a_quote_starts_after_the_letterhead_or_heading_glued_to_its_sentence(text, kept):
-    start, end = quote.after_letterhead(text, (0, len(text)))
+    start, end = furniture.after_letterhead(text, (0, len(text)))
     assert text[start:end] == (kept or text)
 
 
