@@ -18,7 +18,7 @@ import numpy as np
 from corpus.models import Hit
 from index.lexical import analyse
 from qa import hints, lookalike
-from qa.furniture import after_letterhead, is_furniture
+from qa.furniture import after_letterhead, is_furniture, is_title
 from qa.search import passage_number, query_vector, sentence_matrix, sentence_rows
 
 QUOTE_FROM = 3  # sentences are taken from this many top hits
@@ -187,7 +187,7 @@ def candidates(index, question: str, hits: list[Hit]) -> list[Sentence]:
         beyond_title = share.beyond(hit.letter.title)  # the question words the sentence adds to the letter's subject
         fallback = hit.confidence - 0.03 if math.isfinite(hit.confidence) else 0.0
         for i, (span, text) in enumerate(zip(spans, texts)):
-            if is_furniture(text) or len(text.split()) < 3:
+            if is_furniture(text) or is_title(text, hit.letter.title) or len(text.split()) < 3:
                 continue
             around = " ".join(texts[max(0, i - 1):i + 2])
             kind = float(any(KIND_MARKERS[k].search(text) for k in kinds)) if kinds else 0.0

@@ -75,6 +75,12 @@ def test_kind_markers(text, kind, marked):
     "Vragen gesteld door de leden der Kamer, met de daarop door de regering gegeven antwoorden 306 Vragen van het lid "
     "Lilipaly (P.v.d.A.) over voetbalvandalisme.", "AANVULLENDE LIJST VAN VVRAGEN Vastgesteld 27 juni 1985",
     "Allen, die deze zullen zien of horen lezen, saluut! doen te weten: Alzo Wij in overweging genomen hebben.",
+    "Wij Beatrix, bij de gratie Gods, Koningin der Nederlanden, Prinses van Oranje-Nassau, enz. enz. enz.",
+    "De Voorzitter: Ik deel aan de Kamer mede, dat zijn ingekomen berichten van verhindering.",
+    "Alcohol en verkeersveiligheid 2.2. Geneesmiddelen en verkeersveiligheid 2.3. Drugs en verkeer",
+    "10 Tegemoetkoming aan ambtenaren in de kosten van over- 75,00",
+    "Een der leden meende bij deze gelegenheid te moeten opkomen tegen den aandrang op den Minister.",
+    "VOORLOOPIG VERSLAG VAN DE COMMISSIE VAN RAPPORTEURS over het ontwerp van wet.",
 ])
 def test_furniture_is_never_quoted(text):
     assert furniture.is_furniture(text)
@@ -85,6 +91,12 @@ def test_an_answer_sentence_is_not_furniture():
     assert not furniture.is_furniture("Het adviescollege bestaat uit drie leden, die de regering benoemt.")
     assert not furniture.is_furniture("Ik heb de leden van de Kamer hierover eerder ingelicht.")
     assert not furniture.is_furniture("In antwoord op de vragen van de leden van de VVD-fractie merk ik op dat het kan.")
+    assert not furniture.is_furniture("Het bedrag is f 3 000 000 en wordt in 1988 betaald.")
+
+
+def test_a_sentence_that_is_the_letters_title_is_not_an_answer():
+    assert furniture.is_title("Heroverweging steun bedrijfsleven", "Heroverweging steun bedrijfsleven; brief van de minister")
+    assert not furniture.is_title("Het kabinet steunt het bedrijfsleven.", "Heroverweging steun bedrijfsleven")
 
 
 def test_coverage_is_idf_weighted():
@@ -124,6 +136,10 @@ def test_a_block_never_spans_what_chunking_left_out_between_sentences():
     ("1. Inleiding\nHet kabinet wil de regeldruk voor ondernemers verminderen.", "Het kabinet wil de regeldruk voor ondernemers verminderen."),
     ("2. De minister heeft besloten dat de\nsluis wordt gebouwd.", None),  # a numbered sentence, not a heading
     ("In 1986 is besloten de sluis te bouwen.", None),
+    ("ANTWOORD van den heer Lambooy, Minister van Defensie. (Ingezonden 18 Juli 1929.) Er bestaat bezwaar tegen.",
+     "Er bestaat bezwaar tegen."),
+    ("MEMORIE VAN TOELICHTING In het najaar van 1946 zijn tussen de regeringen overeenkomsten gesloten.",
+     "In het najaar van 1946 zijn tussen de regeringen overeenkomsten gesloten."),
     ("Antwoord van minister Smit-Kroes (Verkeer en Waterstaat), mede namens de minister van VROM. (Ontvangen 10 augustus "
      "1988). 1 De schoonmaak van de Hollandsche IJssel betreft de sanering.", "De schoonmaak van de Hollandsche IJssel betreft de sanering."),
 ])
