@@ -192,10 +192,13 @@ def _office(text: str) -> str:
 _NAME = re.compile(r"^(?:[A-Z]\.\s?)*(?:(?:van|de|der|den|ten|ter|tot|baron|jhr\.|mr\.|dr\.|d'|[A-Z][\w'’]*(?:-[A-Z][\w'’]*)*)\s*)+$")
 
 
+_NOT_A_NAME = re.compile(r"\d|\b(Ter|inzage|gelegd|bibliotheek|Aan|Kamer|Staten|Generaal|Voorzitter|Minister|Secretaris)\b", re.I)
+
+
 def _name(text: str) -> str:
     """The signer's name inside a sender's brackets, or '' when it is not a name."""
     name = text.split(",")[-1].strip(" .*")
-    if not name or len(name.split()) > 8 or re.search(r"\d|\b(Ter|inzage|gelegd|bibliotheek)\b", name, re.I):
+    if not name or len(name.split()) > 8 or _NOT_A_NAME.search(name):
         return ""
     if name.isupper():
         name = " ".join(w if len(w) <= 2 and w.endswith(".") else w.capitalize() for w in name.split())

@@ -30,6 +30,7 @@ MIGRATION = "Wat wil Nederland op het gebied van secundaire migratie?"
     ("Staatssecretaris van Economi-Sche Zaken Over de Controle op Door", "Staatssecretaris van Economische Zaken"),
     ("Minister van Justitie (' Ter inzage gelegd op de bibliotheek)", "Minister van Justitie"),
     ("Staatssecretaris van Justitie en Veiligheid (Mark Harbers)", "Staatssecretaris van Justitie en Veiligheid (Mark Harbers)"),
+    ("Minister van Binnenlandse Zaken. (Aan de Tweede Kamer der Staten-Generaal)", "Minister van Binnenlandse Zaken"),
     ("Minister-President, Ministervan Algemene Zaken, van 16 November 1974,13 100", "Minister-President, Minister van Algemene Zaken"),
 ])
 def test_a_sender_is_an_office_and_a_name_without_ocr_noise(raw, clean):
