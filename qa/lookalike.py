@@ -10,10 +10,11 @@ correspondences, not translations, so they carry to words no question set has us
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from rapidfuzz import fuzz, process
 
-from index.lexical import STOPWORDS, fold
+from index.lexical import STOPWORDS, analyse, fold
 
 LOOKALIKE_RATIO = 80  # rapidfuzz ratio for two words to look alike (set by hand: 'migration' ~ 'migratie' 82)
 MIN_LETTERS = 5  # shorter words look alike by chance ('want' ~ 'wat')
@@ -58,9 +59,12 @@ def looks_alike(word: str, words: list[str]) -> bool:
     return False
 
 
-def lookalike_share(asked: tuple[str, ...], text: str) -> float:
-    """The share of the `asked` words (`content_words`) that have a look-alike in `text` (0 when none asked)."""
+def lookalike_share(asked: tuple[str, ...], text: str, translate: Callable[[str], frozenset[str]] | None = None) -> float:
+    """The share of the `asked` words (`content_words`) that have a look-alike in `text` (0 when none asked);
+    with `translate` (word -> analysed Dutch stems, `qa.translate.dutch_stems`), a word whose translation
+    occurs in `text` counts too."""
     if not asked:
         return 0.0
     words = text_words(text)
-    return sum(looks_alike(w, words) for w in asked) / len(asked)
+    stems = set(analyse(text)) if translate else set()
+    return sum(looks_alike(w, words) or bool(translate and translate(w) & stems) for w in asked) / len(asked)

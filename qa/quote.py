@@ -17,7 +17,7 @@ import numpy as np
 
 from corpus.models import Hit
 from index.lexical import analyse
-from qa import hints, lookalike
+from qa import hints, lookalike, translate
 from qa.furniture import after_letterhead, is_furniture, is_title
 from qa.search import passage_number, query_vector, sentence_matrix, sentence_rows
 
@@ -28,10 +28,11 @@ MAX_BLOCK_WORDS = 70  # a quoted block: 1-3 consecutive sentences of at most thi
 # `SENTENCE_FEATURES`. Fit by `python eval/answers.py --fit` on all 245 dev questions of
 # ../shared/eval/dev_questions.jsonl and eval/dev_{nl,en}.jsonl (its held-out and cross-validated figures
 # refit without the questions they measure: docs/RETRIEVAL.md), default index, multilingual-e5-small. "rank" and "letter_rank" are `score_nearness` (not 1/rank); the
-# lexical features of an English question count look-alike words (`qa.lookalike`).
+# lexical features of an English question count look-alike words (`qa.lookalike`) and words translated by
+# the FreeDict dictionaries (`qa.translate`; refit with them in the third round).
 SENTENCE_FEATURES = ("bias", "dense", "dense_gap", "lexical", "lexical_near", "kind", "rank", "short",
                      "after_match", "opening", "lexical_beyond_title", "letter_rank")
-SENTENCE_WEIGHTS = np.array([-9.2, 1.68, 2.48, 0.64, 0.85, 1.43, 2.96, -1.04, 1.67, -0.07, 1.28, 1.94])
+SENTENCE_WEIGHTS = np.array([-9.17, 1.64, 2.06, 0.64, 1.08, 1.42, 2.82, -0.91, 1.55, -0.12, 1.39, 1.9])
 FURTHER_WITHIN = 0.25  # another passage's best sentence is quoted too when its logit is this close (set by hand)
 SPREAD_OF = 5  # the rank feature compares a hit's score to the best one's and the 5th's (`kamerqa ask`'s default k)
 SHORT_WORDS = 8  # a sentence of fewer words is rarely an answer by itself
@@ -112,8 +113,8 @@ def coverage(weights: dict[str, float], text: str) -> float:
 @dataclass(frozen=True)
 class QuestionWords:
     """The question's content words and how a text holds them: for a Dutch question its stems weighted by
-    idf (`coverage`); for an English one its words that have a Dutch look-alike (`qa.lookalike`), as its
-    stems do not occur in Dutch letters."""
+    idf (`coverage`); for an English one its words that have a Dutch look-alike (`qa.lookalike`) or
+    translation (`qa.translate`) in the text, as its stems do not occur in Dutch letters."""
 
     weights: dict[str, float]  # Dutch: stem -> idf
     asked: tuple[str, ...]  # English: the content words looked for
@@ -126,7 +127,9 @@ class QuestionWords:
 
     def __call__(self, text: str) -> float:
         """The share of the question's content words that `text` holds."""
-        return lookalike.lookalike_share(self.asked, text) if self.asked else coverage(self.weights, text)
+        if self.asked:
+            return lookalike.lookalike_share(self.asked, text, translate.dutch_stems)
+        return coverage(self.weights, text)
 
     def beyond(self, title: str) -> "QuestionWords":
         """Only the words the letter's subject `title` does not already hold."""
