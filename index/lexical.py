@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -127,9 +128,11 @@ class Lexical:
             found = self.close[term] = _close_terms(term, self.vocab)
         return found
 
-    def scores(self, question: str) -> np.ndarray:
-        """BM25 score of every passage for `question`."""
-        terms = self.query_terms(question)
+    def scores(self, question: str, extra_terms: Iterable[str] = ()) -> np.ndarray:
+        """BM25 score of every passage for `question`, plus `extra_terms` (analysed terms, e.g. the Dutch
+        translations of an English question's words) that the vocabulary holds."""
+        known = self.bm25.vocab_dict
+        terms = self.query_terms(question) + [t for t in dict.fromkeys(extra_terms) if t in known]
         if not terms:
             return np.zeros(self.bm25.scores["num_docs"], dtype=np.float32)
         return self.bm25.get_scores(terms).astype(np.float32)

@@ -32,7 +32,7 @@ MAX_BLOCK_WORDS = 70  # a quoted block: 1-3 consecutive sentences of at most thi
 # the FreeDict dictionaries (`qa.translate`; refit with them in the third round).
 SENTENCE_FEATURES = ("bias", "dense", "dense_gap", "lexical", "lexical_near", "kind", "rank", "short",
                      "after_match", "opening", "lexical_beyond_title", "letter_rank")
-SENTENCE_WEIGHTS = np.array([-9.17, 1.64, 2.06, 0.64, 1.08, 1.42, 2.82, -0.91, 1.55, -0.12, 1.39, 1.9])
+SENTENCE_WEIGHTS = np.array([-9.15, 1.6, 2.08, 0.66, 1.05, 1.41, 2.72, -0.91, 1.57, -0.09, 1.4, 2.02])
 FURTHER_WITHIN = 0.25  # another passage's best sentence is quoted too when its logit is this close (set by hand)
 SPREAD_OF = 5  # the rank feature compares a hit's score to the best one's and the 5th's (`kamerqa ask`'s default k)
 SHORT_WORDS = 8  # a sentence of fewer words is rarely an answer by itself

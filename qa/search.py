@@ -17,7 +17,7 @@ import numpy as np
 
 from corpus.models import Hit
 from index.store import IndexError_
-from qa import hints
+from qa import hints, lookalike, translate
 from qa.searcher import Searcher, cosines, is_exact, open_searcher
 
 MAX_QUESTION_CHARS = 2000
@@ -164,7 +164,12 @@ def sentence_scores(index: Searcher, question: str, q: np.ndarray | None = None)
 
 
 def bm25_scores(index: Searcher, question: str) -> np.ndarray:
-    return index.lexical.scores(question)
+    """BM25 of the question's terms; an English question's content words add their Dutch translations
+    (`qa.translate`), as its own words seldom occur in a Dutch letter."""
+    if hints.language(question) != "en":
+        return index.lexical.scores(question)
+    words = lookalike.content_words(hints.content_question(question))
+    return index.lexical.scores(question, (stem for word in words for stem in translate.dutch_stems(word)))
 
 
 def hybrid_scores(index: Searcher, question: str) -> np.ndarray:

@@ -81,3 +81,19 @@ def test_the_readme_commands_install_the_dictionaries():
     them English quotes are chosen by look-alikes only, which the quality figures do not describe."""
     assert translate.translations(), (f"no {translate.ENGLISH_DUTCH} / {translate.DUTCH_ENGLISH} in {translate.DICTD}: "
                                       "apt-get install dict-freedict-eng-nld dict-freedict-nld-eng")
+
+
+def test_bm25_adds_the_translations_of_an_english_question(fake_index):
+    """An English question's own words score nothing in Dutch letters; their translations do."""
+    from index.lexical import analyse as stems
+    from qa import search
+
+    lexical = fake_index.lexical
+    assert not lexical.scores("weather forecast").any()
+    with_dutch = lexical.scores("weather forecast", stems("migratie asiel"))
+    assert with_dutch.any()
+    migration = {p.id for p, s in zip(fake_index.passages, with_dutch) if s > 0}
+    assert all("migratie" in p.text.lower() or "asiel" in p.text.lower() for p in fake_index.passages if p.id in migration)
+    assert (lexical.scores("weather forecast", ["no-such-term"]) == 0).all()
+    if translate.dutch_stems("asylum"):  # with the dictionaries installed (tests/test_translate.py checks they are)
+        assert search.bm25_scores(fake_index, "What is asylum policy about?").any()
