@@ -7,6 +7,6 @@ python3 -m pip install -q torch==2.13.0            # the CPU build; a plain 'tor
 python3 -m pip install -q -e ".[test,ray]"       # ray: the Ray build tests (tests/test_ray.py)
 if [ ! -x /usr/lib/chromium/chromium ] || [ ! -e /usr/share/dictd/freedict-nld-eng.index ]; then
   # Debian's Chromium for the browser tests, FreeDict's English-Dutch dictionaries for English questions
-  (apt-get update -qq && apt-get install -y -qq chromium dict-freedict-eng-nld dict-freedict-nld-eng) >/dev/null
+  (export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq chromium dict-freedict-eng-nld dict-freedict-nld-eng) >/dev/null
 fi
 python3 -m pytest -q -ra --slow "$@"
