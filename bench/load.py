@@ -72,9 +72,11 @@ def one_round(url: str, clients: int, questions: int, keep_session: bool = True)
             "max_ms": round(1000 * latencies[-1]) if latencies else None}
 
 
-def first_answer(url: str, index: str, port: int, limit: float = 120) -> tuple[subprocess.Popen, float]:
-    """Start `python app.py` on `index`; seconds until its first answer through the API."""
-    app = Path(__file__).resolve().parents[1] / "app.py"
+def first_answer(url: str, index: str, port: int, limit: float = 120,
+                 code: Path | None = None) -> tuple[subprocess.Popen, float]:
+    """Start `python app.py` (of the checkout `code`, default this one) on `index`; seconds until its first
+    answer through the API."""
+    app = (code or Path(__file__).resolve().parents[1]) / "app.py"
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, str(app), "--index", index, "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
