@@ -102,7 +102,9 @@ def skip_unused_imports() -> list[str]:
     """For the served app only (`kamerqa serve`, `python app.py`), before Gradio is imported: the modules of
     UNUSED_WHEN_SERVING are not imported in this process (an import of one raises ImportError, which Gradio
     expects when they are not installed). Not for an app built in a notebook or drawing plots. Returns the
-    names now kept out (those not imported already)."""
+    names now kept out (those not imported already); none once Gradio is imported (nothing left to save)."""
+    if "gradio" in sys.modules:
+        return []
     skipped = [name for name in UNUSED_WHEN_SERVING if sys.modules.get(name, None) is None]
     for name in skipped:
         sys.modules[name] = None
