@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+from tokenizers import Tokenizer as Fast
 
 from index.export import MAX_TOKENS, exported_model_file, openvino
 from index.pieces import open_table
@@ -102,8 +103,6 @@ class Tokenizer:
         """The whole tokenizer, built on first use."""
         with self._loading:
             if self._fast is None:
-                from tokenizers import Tokenizer as Fast  # (only when needed: index/pieces.py serves questions)
-
                 fast = Fast.from_file(str(self.model_dir / "tokenizer.json"))
                 fast.no_padding()
                 self._fast = fast

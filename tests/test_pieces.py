@@ -14,8 +14,8 @@ from index.embed import _folder_key
 LETTERS = Path(__file__).parent / "letters"
 SPECIAL = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
 ODD_TEXTS = ["query: Wat wil Nederland op het gebied van secundaire migratie?", "", "query: ",
-             "query: foo<mask>bar <s> x</s>", "query: ÅÉ ﬁ ① ½ 😀 ấ Financiën", "  dubbele  spaties\tand\ttabs\n",
-             "<unk><pad>", "query: dijken dijkversterking Oosterscheldekering 1983-06-21 €12,5 mln.",
+             "query: foo<mask>bar <s> x</s>", "query: ÅÉ ﬁ ① ½ 😀 ấ Financiën",
+             "  dubbele  spaties\tand\ttabs\n", "<unk><pad>", "query: dijken dijkversterking Oosterscheldekering 1983-06-21 €12,5 mln.",
              "passage: " + "zeer lange zin over de dijken en het water " * 30]
 
 
