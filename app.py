@@ -262,16 +262,17 @@ def build_demo(index, llm: LLMConfig | None = None) -> gr.Blocks:
         inputs = [question, chatbot, turns, date_from, date_to, sender, dossier] + ([use_llm] if llm else [])
         ask_fn = partial(ask_stream if llm else ask, index, llm=llm)
         ask_fn.__name__ = "ask"
-        after = dict(fn=after_ask, inputs=turns, outputs=[choice, download, letter], show_progress="hidden",
-                     api_visibility="private")
-        ask_button.click(ask_fn, inputs, [chatbot, turns, sources], api_name="ask").then(**after)
-        question.submit(ask_fn, inputs, [chatbot, turns, sources], api_visibility="private").then(**after)
-        show_button.click(partial(show_letter, index), choice, letter, api_visibility="private").then(
-            None, None, None, js=SCROLL_TO_CITED)
-        chatbot.like(give_feedback, turns, None, api_visibility="private")
+        at_once = dict(concurrency_limit=CONCURRENT_QUESTIONS)  # per event: .queue() would build the app once more
+        private = dict(api_visibility="private", **at_once)
+        after = dict(fn=after_ask, inputs=turns, outputs=[choice, download, letter], show_progress="hidden", **private)
+        ask_button.click(ask_fn, inputs, [chatbot, turns, sources], api_name="ask", **at_once).then(**after)
+        question.submit(ask_fn, inputs, [chatbot, turns, sources], **private).then(**after)
+        show_button.click(partial(show_letter, index), choice, letter, **private).then(
+            None, None, None, js=SCROLL_TO_CITED, **at_once)
+        chatbot.like(give_feedback, turns, None, **private)
         cleared = [chatbot, turns, sources, letter, choice, download]
-        clear_button.click(clear, None, cleared, api_visibility="private")
-        chatbot.clear(clear, None, cleared, api_visibility="private")
+        clear_button.click(clear, None, cleared, **private)
+        chatbot.clear(clear, None, cleared, **private)
     return demo
 
 
@@ -287,7 +288,7 @@ def serve(index: Path | None = None, model: str | None = None, host: str = "127.
 
 def serve_searcher(searcher, host: str, port: int, auth, llm: LLMConfig | None = None) -> int:
     """Serve the app for a loaded searcher until interrupted."""
-    demo = build_demo(searcher, llm).queue(default_concurrency_limit=CONCURRENT_QUESTIONS)
+    demo = build_demo(searcher, llm)
     demo.launch(server_name=host, server_port=port, share=False, auth=auth, css=CSS, ssr_mode=False,
                 show_error=False, footer_links=["api"])
     return 0

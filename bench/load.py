@@ -5,8 +5,8 @@ little CPU next to the server it measures. Each client keeps one session, as Gra
 line: errors, throughput, p50/p95/max.
 
     python bench/load.py --url http://127.0.0.1:7860/ [--clients 20] [--questions 10] [--rounds 3]
-    python bench/load.py --start INDEX_DIR [--port 7871] ...   (starts `python app.py` itself and also
-                                                                reports the seconds to its first answer)
+    python bench/load.py --start INDEX_DIR [--port 7871] [--code DIR] ...   (starts `python app.py` itself,
+                                                 of the checkout DIR, and also reports the seconds to its first answer)
 
 Only loopback URLs are accepted; every request has a timeout and the whole run is bounded.
 """
@@ -72,9 +72,11 @@ def one_round(url: str, clients: int, questions: int, keep_session: bool = True)
             "max_ms": round(1000 * latencies[-1]) if latencies else None}
 
 
-def first_answer(url: str, index: str, port: int, limit: float = 120) -> tuple[subprocess.Popen, float]:
-    """Start `python app.py` on `index`; seconds until its first answer through the API."""
-    app = Path(__file__).resolve().parents[1] / "app.py"
+def first_answer(url: str, index: str, port: int, limit: float = 120,
+                 code: Path | None = None) -> tuple[subprocess.Popen, float]:
+    """Start `python app.py` (of the checkout `code`, default this one) on `index`; seconds until its first
+    answer through the API."""
+    app = (code or Path(__file__).resolve().parents[1]) / "app.py"
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, str(app), "--index", index, "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -98,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--start", metavar="INDEX_DIR", help="start `python app.py --index INDEX_DIR` on --port first")
     ap.add_argument("--port", type=int, default=7871)
+    ap.add_argument("--code", type=lambda p: Path(p).resolve(), help="with --start: the checkout whose app.py to start "
+                    "(default: this one)")
     ap.add_argument("--session-per-question", action="store_true",
                     help="send no session hash, so every question starts a new session (default: one per client, "
                          "as gradio_client does)")
@@ -107,8 +111,9 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("load tests only go to this machine (127.0.0.1)")
     proc, out = None, {}
     if args.start:
-        proc, seconds = first_answer(url, args.start, args.port)
+        proc, seconds = first_answer(url, args.start, args.port, code=args.code)
         out["first_answer_s"] = round(seconds, 2)
+        out["code"] = str(args.code or Path(__file__).resolve().parents[1])
     try:
         ask(url, "warm-up")
         rounds = [one_round(url, args.clients, args.questions, not args.session_per_question)

@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-from index import export, fast
+from index import export, fast, pieces
 from index.model_build import build_e5_small
 
 DEFAULT_MODEL = "multilingual-e5-small"
@@ -146,7 +146,7 @@ def _probe_info(model, name: str, path: str) -> ModelInfo:
 def _folder_key(folder: Path) -> str:
     """Changes when any file of the model folder changes (names, sizes, modification times)."""
     files = sorted(p for p in folder.rglob("*")
-                   if p.is_file() and not set(p.relative_to(folder).parts) & export.EXPORT_FOLDERS)
+                   if p.is_file() and not set(p.relative_to(folder).parts) & (export.EXPORT_FOLDERS | {pieces.FOLDER}))
     return _fingerprint(str(folder.resolve()), *((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
                                                  for p in files))
 

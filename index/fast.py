@@ -15,8 +15,16 @@ import threading
 from pathlib import Path
 
 import numpy as np
+from tokenizers import Tokenizer as Fast
 
 from index.export import MAX_TOKENS, exported_model_file, openvino
+from index.pieces import open_table
+
+# Texts of at most this many characters in all go through a tokenizer of their own pieces (~2 ms for a
+# question, ~15 ms for 8 passages: tests/test_model.py) rather than the whole one (~1.2 s to build, once).
+# By hand: an encode of this size costs less than building the whole tokenizer.
+FEW_CHARACTERS = 4_000
+
 
 class OpenVINOSession:
     """An OpenVINO compiled model (compiled once, then loaded from its cache folder).
@@ -76,20 +84,37 @@ def onnx_session(path: Path, threads: int | None = None):
 
 class Tokenizer:
     """The model folder's tokenizer.json through the `tokenizers` library (what the fast Hugging Face
-    tokenizer runs), truncating to `max_tokens`; no transformers or torch import."""
+    tokenizer runs), truncating to `max_tokens`; no transformers or torch import. A few short texts (a
+    question) go through a tokenizer of just their own pieces (index/pieces.py: the same ids, without the
+    ~1.2 s the whole vocabulary takes to build) until the whole one is needed for a larger batch."""
 
     def __init__(self, model_dir: Path):
-        from tokenizers import Tokenizer as Fast
-
-        self.fast = Fast.from_file(str(Path(model_dir) / "tokenizer.json"))
-        self.fast.no_padding()
-        config = json.loads((Path(model_dir) / "tokenizer_config.json").read_text())
-        self.pad_id = self.fast.token_to_id(config.get("pad_token") or "<pad>") or 0
+        self.model_dir = Path(model_dir)
+        config = json.loads((self.model_dir / "tokenizer_config.json").read_text())
+        self.pad_token = config.get("pad_token") or "<pad>"
         self.max_model_tokens = int(config.get("model_max_length") or MAX_TOKENS)
+        self.pieces = open_table(self.model_dir)  # None: not a tokenizer it can stand in for
+        self._fast, self._loading = None, threading.Lock()
+        pad = self.pieces.id_of(self.pad_token) if self.pieces is not None else self.fast.token_to_id(self.pad_token)
+        self.pad_id = pad or 0
+
+    @property
+    def fast(self):
+        """The whole tokenizer, built on first use."""
+        with self._loading:
+            if self._fast is None:
+                fast = Fast.from_file(str(self.model_dir / "tokenizer.json"))
+                fast.no_padding()
+                self._fast = fast
+            return self._fast
 
     def ids(self, texts: list[str], max_tokens: int) -> list[list[int]]:
-        self.fast.enable_truncation(min(max_tokens, self.max_model_tokens))
-        return [e.ids for e in self.fast.encode_batch(list(texts))]
+        limit = min(max_tokens, self.max_model_tokens)
+        if self.pieces is not None and self._fast is None and sum(map(len, texts)) <= FEW_CHARACTERS:
+            return self.pieces.ids(texts, limit)
+        fast = self.fast
+        fast.enable_truncation(limit)
+        return [e.ids for e in fast.encode_batch(list(texts))]
 
 
 # Tokens in one batch (batch x longest text), and batch x width^2 (attention). OpenVINO keeps the working

@@ -71,6 +71,34 @@ def analyse(text: str) -> list[str]:
     return [t for t in map(_word_term, _TOKEN.findall(text)) if t is not None]
 
 
+SUMMED_METHODS = {"lucene", "robertson", "atire"}  # bm25s variants whose score is a sum over the present terms
+
+
+@dataclass(frozen=True)
+class SavedBM25:
+    """A saved bm25s index read without bm25s (whose import pulls in numba and scipy: ~0.4 s of a one-off
+    question): its per-term passage scores, precomputed at build, summed per passage as bm25s sums them
+    (`BM25.get_scores`: one `np.add.at` a term, in the question's order), so the scores are the same."""
+
+    scores: dict  # bm25s' names: data, indices, indptr (a column per term), num_docs
+    vocab_dict: dict[str, int]
+    dtype: str
+
+    @classmethod
+    def load(cls, folder: Path, params: dict) -> "SavedBM25":
+        arrays = {name: np.load(folder / f"{name}.csc.index.npy") for name in ("data", "indices", "indptr")}
+        vocab = json.loads((folder / "vocab.index.json").read_text(encoding="utf-8"))
+        return cls({**arrays, "num_docs": params["num_docs"]}, vocab, params.get("dtype", "float32"))
+
+    def get_scores(self, terms: list[str]) -> np.ndarray:
+        ids = np.asarray([self.vocab_dict[t] for t in terms if t in self.vocab_dict], dtype=np.int64)
+        data, indices, indptr = self.scores["data"], self.scores["indices"], self.scores["indptr"]
+        scores = np.zeros(self.scores["num_docs"], dtype=self.dtype)
+        for start, end in zip(indptr[ids], indptr[ids + 1]):
+            np.add.at(scores, indices[start:end], data[start:end])
+        return scores
+
+
 CLOSE_TERMS_KEPT = 50_000  # unknown question terms whose closest vocabulary words are remembered
 
 
@@ -101,11 +129,14 @@ class Lexical:
 
     @classmethod
     def load(cls, folder: Path) -> "Lexical":
-        import bm25s
+        params = json.loads((Path(folder) / "params.index.json").read_text())
+        if params.get("method") in SUMMED_METHODS and params.get("backend", "numpy") == "numpy":
+            bm25 = SavedBM25.load(Path(folder), params)
+        else:  # a variant with a score for absent terms (BM25L, BM25+): bm25s itself
+            import bm25s  # (only for these: importing it pulls in numba and scipy, ~0.4 s)
 
-        bm25 = bm25s.BM25.load(str(folder), show_progress=False, verbosity=0)
-        vocab = json.loads((Path(folder) / "vocab.index.json").read_text())
-        return cls(bm25, tuple(sorted(t for t in vocab if t)))
+            bm25 = bm25s.BM25.load(str(folder), show_progress=False, verbosity=0)
+        return cls(bm25, tuple(sorted(t for t in bm25.vocab_dict if t)))
 
     def query_terms(self, question: str, fuzzy: bool = True) -> list[str]:
         """Analysed question terms; unknown ones replaced by their closest vocabulary words."""

@@ -181,12 +181,14 @@ def read_passages(folder: Path, letters: dict[str, Letter]) -> list[Passage]:
     return out
 
 
-def load_index(path: Path, embedder: Embedder | None = None, deep_check: bool = True) -> Index:
-    """Load the index at `path`; with `embedder`, check it is the model the index was built with."""
+def load_index(path: Path, embedder: Embedder | None = None, deep_check: bool = True,
+               manifest: dict | None = None) -> Index:
+    """Load the index at `path` (whose manifest, when given, was just read); with `embedder`, check it is
+    the model the index was built with."""
     import faiss
 
     path = Path(path)
-    manifest = read_manifest(path)
+    manifest = manifest or read_manifest(path)
     if embedder is not None:
         check_model(manifest, embedder, path)
     folder = verify_files(path, manifest, deep=deep_check)

@@ -120,8 +120,10 @@ def cmd_serve(args) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
     from qa.access import login_for
+    from qa.gradio_import import skip_unused_imports
 
     auth = login_for(args.host, args.no_login)
+    skip_unused_imports()  # a served app runs in no notebook and draws no plots: no IPython, no matplotlib
     with ThreadPoolExecutor(1) as pool:
         loading = pool.submit(_open_warm, args.index, args.model)
         import app  # Gradio loads only for the app

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from rapidfuzz import fuzz
-from wordfreq import zipf_frequency
 
 from corpus.meta import MONTHS
 from corpus.models import Hit
@@ -128,6 +127,8 @@ def _names_missing(claim: str, evidence: str, question: str, language: str) -> l
     """Capitalised words (not the first) that the evidence does not contain (fuzzily: Brussels = Brussel).
     A frequent word of the language ("Transport", "Italy") may also come from the question; a rare word or
     an acronym ("Pietersma", "KNVB") must be in the evidence."""
+    from wordfreq import zipf_frequency  # (only with an LLM: its import is ~0.1 s of every one-off ask)
+
     question = fold(question)
     missing = []
     for word in dict.fromkeys(_WORD.findall(claim)[1:]):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from index.embed import Embedder, load_embedder
-from index.store import Index, check_model, default_index_dir, load_index
+from index.store import Index, check_model, default_index_dir, load_index, read_manifest
 from qa import hints
 
 QUERY_CACHE_SIZE = 256  # question vectors kept (eval and the app ask the same questions again)
@@ -163,7 +164,11 @@ class Searcher:
 def open_searcher(path: Path | str | None = None, model: str | None = None, deep_check: bool = True) -> Searcher:
     """The index at `path` (default: $KAMERQA_INDEX, else the user data folder) with the embedding model
     it was built with (or `model`, else $KAMERQA_MODEL, which must match)."""
-    index = load_index(Path(path) if path else default_index_dir(), deep_check=deep_check)
-    embedder = load_embedder(model or os.environ.get("KAMERQA_MODEL") or index.manifest["model"])
+    folder = Path(path) if path else default_index_dir()
+    manifest = read_manifest(folder)
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the model loads while the index is read (a one-off ask)
+        loading = pool.submit(load_embedder, model or os.environ.get("KAMERQA_MODEL") or manifest["model"])
+        index = load_index(folder, deep_check=deep_check, manifest=manifest)
+        embedder = loading.result()
     check_model(index.manifest, embedder, index.path)
     return Searcher(index, embedder)

@@ -129,6 +129,7 @@ def test_demo_builds_with_the_ask_endpoint(fake_index):
     api = demo.get_api_info()
     assert "/ask" in api["named_endpoints"]
     assert list(api["named_endpoints"]) == ["/ask"]
+    assert {fn.concurrency_limit for fn in demo.fns.values() if fn.queue} == {app.CONCURRENT_QUESTIONS}  # all queued
 
 
 def test_only_loopback_counts_as_local():

@@ -13,6 +13,7 @@ import pytest
 from index.embed import load_embedder
 from qa.cli import main
 from qa.search import search
+from tests.conftest import SHARED
 
 pytestmark = pytest.mark.model
 
@@ -76,3 +77,25 @@ def test_secondary_migration_quotes_the_geas_sentence(real_index, question, k, c
     first = answer["quotes"][0]
     assert first["letter_id"] == "seed-2298637" and first["paragraph"] == 5, first
     assert GEAS_SENTENCE in " ".join(first["text"].split()), first["text"]
+
+
+def test_own_pieces_tokenise_questions_and_passages_as_the_whole_tokenizer(real_index):
+    """index/pieces.py against the whole XLM-R tokenizer.json: every dev question and passage (odd texts
+    are in tests/test_pieces.py)."""
+    from tokenizers import Tokenizer
+
+    from index.embed import e5_small_path
+    from index.pieces import open_table
+
+    folder = e5_small_path()
+    table, whole = open_table(folder), Tokenizer.from_file(str(folder / "tokenizer.json"))
+    whole.no_padding()
+    whole.enable_truncation(512)
+    root = Path(__file__).resolve().parents[1]
+    questions = [json.loads(line)["question"] for path in (SHARED / "eval" / "dev_questions.jsonl",
+                                                           root / "eval" / "unanswerable.jsonl")
+                 for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    texts = [f"query: {q}" for q in questions] + [f"passage: {p.search_text}" for p in real_index.passages]
+    for start in range(0, len(texts), 8):
+        batch = texts[start:start + 8]
+        assert table.ids(batch, 512) == [e.ids for e in whole.encode_batch(batch)], batch
