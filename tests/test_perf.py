@@ -193,3 +193,29 @@ def test_sentence_codes_scored_for_the_top_passages_find_what_exact_finds(tmp_pa
         a = [h.passage.id for h in search(exact, question, k=3)]
         b = [h.passage.id for h in search(coded, question, k=3)]
         assert a[0] == b[0]
+
+
+def test_sentence_ivf_is_probed_at_search_time_beyond_the_nprobe_it_was_saved_with(tmp_path, letters_dir):
+    """An index saved with a small nprobe is searched with SENTENCE_NPROBE lists: with every list probed,
+    the sentence scores are those of exact search."""
+    import faiss
+
+    from corpus.readers import read_corpus
+    from index import build
+    from qa import search as search_module
+
+    build.build_index(read_corpus([letters_dir]).letters, tmp_path / "index", fake_embedder(), cache_path=None)
+    exact = search_module.open_index(tmp_path / "index", "fake")
+    vectors = exact.sentence_vectors.reconstruct_n(0, exact.sentence_vectors.ntotal)
+    assert len(vectors) < search_module.CANDIDATES  # every sentence is a candidate once all lists are probed
+    ivf = faiss.index_factory(vectors.shape[1], "IVF4,Flat", faiss.METRIC_INNER_PRODUCT)
+    ivf.train(vectors)
+    ivf.add(vectors)
+    ivf.nprobe = 1  # what the index file says
+    probed = Searcher(replace(exact.index, sentence_vectors=ivf), exact.embedder)
+    question = exact.passages[-1].search_text[:200]
+    want = search_module.sentence_scores(exact, question)
+    assert np.allclose(search_module.sentence_scores(probed, question), want, atol=1e-5)
+    q = probed.query_vector(question)  # the saved nprobe alone returns only the sentences of one list
+    assert len(search_module.candidate_scores(ivf, q, len(vectors))[0]) < len(vectors)
+    assert len(search_module.candidate_scores(ivf, q, len(vectors), nprobe=4)[0]) == len(vectors)
