@@ -148,14 +148,15 @@ def exact_dense(vectors: np.ndarray, sentences: np.ndarray, owner: np.ndarray, Q
     return passage, best
 
 
-def exact_retriever(texts: list[str], passage: np.ndarray, best: np.ndarray):
-    """A retriever for search(): qa.search.hybrid_scores with exact dense scores looked up by the text."""
+def exact_retriever(texts: list[str], passage: np.ndarray, best: np.ndarray, bm25):
+    """A retriever for search(): qa.search.hybrid_scores with exact dense scores looked up by the text, and
+    BM25 from the float32 matrix `bm25`."""
     row = {t: i for i, t in enumerate(texts)}
 
     def scores(index, text):
         i = row[text]
         dense = qs.PASSAGE_SHARE * passage[i] + (1 - qs.PASSAGE_SHARE) * best[i]
-        lexical = qs.bm25_scores(index, text)
+        lexical = bm25.scores(text)
         top = float(lexical.max()) if lexical.size else 0.0
         return dense + (hints.lexical_weight(text) * lexical / top if top > 0 else 0.0)
     return scores
@@ -213,6 +214,8 @@ def memory_parts(searcher: Searcher, store, n: int) -> dict:
     out = {"total": round(sum(parts.values()) / n, 1), **{k: round(v / n, 1) for k, v in parts.items()}}
     if isinstance(store, DiskRows):
         out["on_disk_sentence_vectors"] = round(store.array.nbytes / n, 1)
+    if isinstance(searcher.__dict__.get("passage_matrix"), DiskRows):
+        out["on_disk_passage_vectors"] = round(searcher.__dict__["passage_matrix"].array.nbytes / n, 1)
     return out
 
 
@@ -223,49 +226,83 @@ def rss() -> dict:
             "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 
 
+def read_questions(path: Path) -> list[str]:
+    return [json.loads(line)["question"] for line in path.read_text().splitlines() if line.strip()]
+
+
+def make_searcher(real: Searcher, passages, pindex, store, owner, lexical, passage_rows=None) -> Searcher:
+    searcher = Searcher(Index(real.path, dict(real.manifest), real.letters, passages, pindex, store, owner, lexical),
+                        real.embedder)
+    if isinstance(store, DiskRows):
+        searcher.__dict__["sentence_matrix"] = store
+    if passage_rows is not None:  # candidates re-scored from float16 rows on disk, not from the SQ8 codes
+        searcher.__dict__["passage_matrix"] = DiskRows(passage_rows)
+    return searcher
+
+
+def tops_of(searcher: Searcher, questions: list[str], retriever: str = "hybrid") -> dict:
+    return {q: [h.passage.id for h in qs.search(searcher, q, k=10, retriever=retriever)] for q in questions}
+
+
 def run(args, log) -> None:
+    import faiss
+
     real = qs.open_index(args.index, deep_check=False)
-    questions = [json.loads(line)["question"] for line in args.questions.read_text().splitlines() if line.strip()]
+    if args.candidates:
+        qs.CANDIDATES = args.candidates
+    questions = read_questions(args.questions)
+    judged = read_questions(args.agreement_questions) if args.agreement_questions else questions
     started = time.perf_counter()
     exact_s = exact_sentences(real)
     vectors, sentences, owner, template = grow(real, exact_s, args.size, args.work)
     del exact_s
-    lexical = grown_lexical(real, template, args.bm25_dtype)
-    texts = [hints.content_question(q) for q in questions]
+    lexical32 = grown_lexical(real, template, "float32")
+    lexical = lexical32 if args.bm25_dtype == "float32" else grown_lexical(real, template, args.bm25_dtype)
+    texts = sorted({hints.content_question(q) for q in questions + judged})
     Q = np.stack([real.query_vector(t) for t in texts])
     passage, best = exact_dense(vectors, sentences, owner[:, 0], Q)
     base = {"passages": args.size, "sentences": len(owner), "bm25_dtype": args.bm25_dtype,
+            "candidates": qs.CANDIDATES, "timed_questions": len(questions), "agreement_questions": len(judged),
             "data_and_exact_s": round(time.perf_counter() - started, 1)}
     started = time.perf_counter()
     passage_index = choose_faiss_index(vectors, approximate=args.size >= args.ann_from)
-    if not args.check:
-        del vectors
-    gc.collect()
+    passage_rows = np.lib.format.open_memmap(str(args.work / f"passages-{args.size}.f16.npy"), mode="w+",
+                                             dtype=np.float16, shape=vectors.shape)
+    passage_rows[:] = vectors
+    passage_rows.flush()
     base |= {"passage_index": faiss_kind(passage_index), "passage_index_s": round(time.perf_counter() - started, 1)}
-    log({**base, **rss()})
     passages = LazyPassages(real.passages, template)
-    truth = None
-    for kind in (["check"] if args.check else []) + args.sentences:
+    searcher = make_searcher(real, passages, passage_index,
+                             sentence_store("top-disk", sentences), owner, lexical32)
+    qs.RETRIEVERS["exact"] = exact_retriever(texts, passage, best, lexical32)
+    truth = tops_of(searcher, judged, "exact")
+    del qs.RETRIEVERS["exact"], searcher, passage, best
+    if args.check:  # search() itself on flat indexes must give the reference's top 10
+        flat = make_searcher(real, passages, choose_faiss_index(vectors, approximate=False),
+                             sentence_store("flat", sentences), owner, lexical32)
+        log({**base, "check_flat_search_agreement_with_reference": agreement(tops_of(flat, judged), truth)})
+        del flat
+    del vectors
+    gc.collect()
+    log({**base, **rss()})
+    ivf = faiss.extract_index_ivf(passage_index) if "IVF" in type(passage_index).__name__ else None
+    for kind in args.sentences:
         started = time.perf_counter()
-        if kind == "check":  # search() on flat passage and sentence indexes, every passage scored
-            store, pindex = sentence_store("flat", sentences), choose_faiss_index(vectors, approximate=False)
-        else:
-            store, pindex = sentence_store(kind, sentences), passage_index
+        store = sentence_store(kind, sentences)
         built = round(time.perf_counter() - started, 1)
-        index = Index(real.path, dict(real.manifest), real.letters, passages, pindex, store, owner, lexical)
-        searcher = Searcher(index, real.embedder)
-        if isinstance(store, DiskRows):
-            searcher.__dict__["sentence_matrix"] = store
-        if truth is None:
-            qs.RETRIEVERS["exact"] = exact_retriever(texts, passage, best)
-            _, truth = timed(searcher, questions, "exact", rounds=1)
-            del qs.RETRIEVERS["exact"]
-        figures, tops = timed(searcher, questions, rounds=args.rounds)
-        row = {**base, "sentences_kept": kind, "build_s": built, **figures,
-               "top10_agreement_with_exact": agreement(tops, truth), "bytes_per_passage": memory_parts(searcher, store, args.size),
-               **rss()}
-        log(row)
-        del searcher, index, store
+        for rows in args.passage_rows:
+            searcher = make_searcher(real, passages, passage_index, store, owner, lexical,
+                                     passage_rows if rows == "disk" else None)
+            for nprobe in (args.passage_nprobe or [0]) if ivf is not None else [0]:
+                if nprobe:
+                    ivf.nprobe = nprobe
+                figures, _ = timed(searcher, questions, rounds=args.rounds)
+                row = {**base, "sentences_kept": kind, "passage_rows": rows, "passage_nprobe": ivf.nprobe if ivf else 0,
+                       "build_s": built, **figures, "top10_agreement_with_exact": agreement(tops_of(searcher, judged), truth),
+                       "bytes_per_passage": memory_parts(searcher, store, args.size), **rss()}
+                log(row)
+            del searcher
+        del store
         gc.collect()
 
 
@@ -277,7 +314,12 @@ def main(argv=None) -> int:
     p.add_argument("--check", action="store_true", help="also search() with flat indexes (must agree 1.0 with the reference)")
     p.add_argument("--ann-from", type=int, default=50_000, help="passage index approximate from this size (build's ANN_THRESHOLD)")
     p.add_argument("--bm25-dtype", default="float32")
+    p.add_argument("--passage-nprobe", type=int, nargs="+", default=[], help="IVF lists probed for passages (default: as built)")
+    p.add_argument("--candidates", type=int, default=0, help="qa.search.CANDIDATES (default: as in the code)")
+    p.add_argument("--passage-rows", nargs="+", choices=["codes", "disk"], default=["codes"],
+                   help="candidates re-scored from the faiss codes (SQ8) or from float16 rows on disk")
     p.add_argument("--questions", type=Path, default=Path(__file__).resolve().parents[2] / "shared/eval/dev_questions.jsonl")
+    p.add_argument("--agreement-questions", type=Path, help="questions for the top-10 agreement (default: --questions)")
     p.add_argument("--rounds", type=int, default=ROUNDS)
     p.add_argument("--work", type=Path, required=True, help="folder for the float16 sentence file")
     p.add_argument("--out", type=Path)
