@@ -119,9 +119,10 @@ def best_sentence_row(index: Searcher, passage: int, q: np.ndarray) -> tuple[int
     return int(rows[best]), float(scores[best])
 
 
-def candidate_scores(vectors, q: np.ndarray, k: int = CANDIDATES, nprobe: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, cosines) of the `k` nearest vectors by the (approximate) faiss index; an IVF index probes
-    `nprobe` lists (at most all; at least the index's own nprobe) when it is given."""
+def candidate_scores(vectors, q: np.ndarray, k: int | None = None, nprobe: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cosines) of the `k` (default CANDIDATES) nearest vectors by the (approximate) faiss index; an
+    IVF index probes `nprobe` lists (at most all; at least the index's own nprobe) when it is given."""
+    k = CANDIDATES if k is None else k
     options = {}
     if nprobe:
         import faiss

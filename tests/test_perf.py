@@ -3,6 +3,7 @@ Nothing here is timed; the timings are in docs/PERFORMANCE.md (kamerqa bench).""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -219,3 +220,49 @@ def test_sentence_ivf_is_probed_at_search_time_beyond_the_nprobe_it_was_saved_wi
     q = probed.query_vector(question)  # the saved nprobe alone returns only the sentences of one list
     assert len(search_module.candidate_scores(ivf, q, len(vectors))[0]) < len(vectors)
     assert len(search_module.candidate_scores(ivf, q, len(vectors), nprobe=4)[0]) == len(vectors)
+
+
+def test_approximate_passages_score_the_bm25_candidates_and_leave_the_rest_unscored(fake_index, monkeypatch):
+    """From an approximate passage index: the dense candidates and the passages `also` get their cosines,
+    every other passage -1 (BM25 and hints alone cannot lift it above a scored passage)."""
+    from index import build
+    from qa import search as search_module
+
+    vectors = fake_index.vectors.reconstruct_n(0, fake_index.vectors.ntotal)
+    ivf = build.choose_faiss_index(np.repeat(vectors, 40, axis=0)[:len(vectors) * 40], approximate=True)
+    ivf.reset()
+    ivf.add(vectors)  # trained on enough rows, holding the index's own passages
+    approx = Searcher(replace(fake_index.index, vectors=ivf), fake_index.embedder)
+    monkeypatch.setattr(search_module, "CANDIDATES", 1)
+    question = fake_index.passages[0].search_text[:200]
+    q = approx.query_vector(question)
+    exact = vectors @ q
+    alone = search_module.dense_scores(approx, question)
+    assert (alone > -1).sum() == 1 and np.isclose(alone.max(), exact.max(), atol=0.02)
+    also = np.array([int(np.argmin(exact))])
+    both = search_module.dense_scores(approx, question, also=also)
+    assert np.isclose(both[also[0]], exact[also[0]], atol=0.02) and (both > -1).sum() == 2
+
+
+def test_bm25_posting_sums_are_bm25s_scores_and_a_float16_matrix_sums_the_same(fake_index):
+    from index.lexical import posting_sums
+
+    lexical = fake_index.lexical
+    terms = lexical.query_terms("vergoeding leerlingenvervoer secundaire migratie")
+    ids = lexical.bm25.get_tokens_ids(terms)
+    want = lexical.bm25.get_scores(terms).astype(np.float32)
+    assert want.max() > 0 and np.array_equal(lexical.scores("vergoeding leerlingenvervoer secundaire migratie"), want)
+    half = {**lexical.bm25.scores, "data": lexical.bm25.scores["data"].astype(np.float16)}
+    assert np.allclose(posting_sums(half, ids), want, rtol=2e-3)
+
+
+def test_sender_hints_boost_the_named_letters_by_number(fake_index):
+    from qa import hints
+
+    facts = fake_index.facts
+    assert facts.letter_of.dtype == np.int32 and facts.year.dtype == np.int16
+    letter = next(letter for letter in fake_index.letters.values() if "(" in letter.sender)
+    surname = max(re.findall(r"[A-Za-zÀ-ÿ]{4,}", letter.sender.split("(")[1]), key=len)
+    boost = hints.metadata_boost(fake_index, f"wat schreef {surname} hierover?")
+    mine = np.array([p.letter_id == letter.id for p in fake_index.passages])
+    assert (boost[mine] >= hints.SENDER_BOOST).all() and (boost[~mine] < hints.SENDER_BOOST).all()
