@@ -294,8 +294,8 @@ def run(args, log) -> None:
             searcher = make_searcher(real, passages, passage_index, store, owner, lexical,
                                      passage_rows if rows == "disk" else None)
             for nprobe in (args.passage_nprobe or [0]) if ivf is not None else [0]:
-                if nprobe:
-                    ivf.nprobe = nprobe
+                if nprobe:  # what the index says, and what search() asks for (it probes the larger)
+                    ivf.nprobe = qs.PASSAGE_NPROBE = nprobe
                 figures, _ = timed(searcher, questions, rounds=args.rounds)
                 row = {**base, "sentences_kept": kind, "passage_rows": rows, "passage_nprobe": ivf.nprobe if ivf else 0,
                        "build_s": built, **figures, "top10_agreement_with_exact": agreement(tops_of(searcher, judged), truth),

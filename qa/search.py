@@ -76,6 +76,9 @@ CANDIDATES = 1000  # passages (and sentences) an approximate index hands on for 
 SENTENCE_NPROBE = 512  # IVF lists probed for sentences, set at search time (indexes store 128). Large index
 # (96,865 sentences, 1,244 lists), 245 dev questions: top 10 the same as with exact sentences 95.7 % at 128,
 # 97.7 % at 256, 98.8 % at 512, +1.7 ms a search (bench/sentence_ann.py; docs/PERFORMANCE.md, quality at scale)
+PASSAGE_NPROBE = 512  # the same for an IVF passage index: at 1M passages (4,000 lists) the top 10 of hybrid
+# search were exact search's for 94.0 % of hits at 128, 95.5 % at 512, 96.0 % at 1,024; p95 95 ms at 512
+# (bench/scale_million.py; docs/PERFORMANCE.md, search() at 1M)
 PASSAGE_SHARE = 0.5  # sentence retriever: passage cosine x this + best sentence's x (1 - this); dev set, docs/RETRIEVAL.md
 
 
@@ -139,7 +142,7 @@ def _approximate_passage_scores(index: Searcher, q: np.ndarray, also: np.ndarray
     exact where it keeps exact vectors); every other passage gets -1, so that BM25 and the hints alone do not
     lift an unscored passage above scored ones (with the lowest candidate's cosine instead, 5 % of exact
     search's top 10 were lost at 40k passages: bench/scale_million.py)."""
-    rows, _ = candidate_scores(index.vectors, q)
+    rows, _ = candidate_scores(index.vectors, q, nprobe=PASSAGE_NPROBE)
     out = np.full(index.vectors.ntotal, -1.0, dtype=np.float32)
     rows = rows if also is None else np.union1d(rows, also)
     out[rows] = cosines(index.passage_matrix[rows], q)
