@@ -244,14 +244,8 @@ def tops_of(searcher: Searcher, questions: list[str], retriever: str = "hybrid")
     return {q: [h.passage.id for h in qs.search(searcher, q, k=10, retriever=retriever)] for q in questions}
 
 
-def run(args, log) -> None:
-    import faiss
-
-    real = qs.open_index(args.index, deep_check=False)
-    if args.candidates:
-        qs.CANDIDATES = args.candidates
-    questions = read_questions(args.questions)
-    judged = read_questions(args.agreement_questions) if args.agreement_questions else questions
+def reference(args, real: Searcher, questions: list[str], judged: list[str], log):
+    """The grown data, its passage index, and exact search's top 10 for the `judged` questions."""
     started = time.perf_counter()
     exact_s = exact_sentences(real)
     vectors, sentences, owner, template = grow(real, exact_s, args.size, args.work)
@@ -285,6 +279,19 @@ def run(args, log) -> None:
     del vectors
     gc.collect()
     log({**base, **rss()})
+    return base, passages, passage_index, passage_rows, sentences, owner, lexical, truth
+
+
+def run(args, log) -> None:
+    import faiss
+
+    real = qs.open_index(args.index, deep_check=False)
+    if args.candidates:
+        qs.CANDIDATES = args.candidates
+    questions = read_questions(args.questions)
+    judged = read_questions(args.agreement_questions) if args.agreement_questions else questions
+    base, passages, passage_index, passage_rows, sentences, owner, lexical, truth = reference(
+        args, real, questions, judged, log)
     ivf = faiss.extract_index_ivf(passage_index) if "IVF" in type(passage_index).__name__ else None
     for kind in args.sentences:
         started = time.perf_counter()
