@@ -76,7 +76,7 @@ def variants(exact: np.ndarray, stored, nprobes: list[int], candidates: list[int
     ivf = faiss.extract_index_ivf(stored)
     for nprobe in nprobes:
         for k in candidates:
-            ivf.nprobe = min(nprobe, ivf.nlist)
+            ivf.nprobe = search_module.SENTENCE_NPROBE = min(nprobe, ivf.nlist)  # search() probes the larger
             yield f"ivf-sq8 nprobe {ivf.nprobe} candidates {k}", stored, k
 
 
