@@ -304,9 +304,10 @@ def run(args, log) -> None:
                 if nprobe:  # what the index says, and what search() asks for (it probes the larger)
                     ivf.nprobe = qs.PASSAGE_NPROBE = nprobe
                 figures, _ = timed(searcher, questions, rounds=args.rounds)
+                others = {f"{name}_ms": timed(searcher, questions, name, args.rounds)[0] for name in args.also_time}
                 row = {**base, "sentences_kept": kind, "passage_rows": rows, "passage_nprobe": ivf.nprobe if ivf else 0,
                        "build_s": built, **figures, "top10_agreement_with_exact": agreement(tops_of(searcher, judged), truth),
-                       "bytes_per_passage": memory_parts(searcher, store, args.size), **rss()}
+                       **others, "bytes_per_passage": memory_parts(searcher, store, args.size), **rss()}
                 log(row)
             del searcher
         del store
@@ -328,6 +329,8 @@ def main(argv=None) -> int:
     p.add_argument("--questions", type=Path, default=Path(__file__).resolve().parents[2] / "shared/eval/dev_questions.jsonl")
     p.add_argument("--agreement-questions", type=Path, help="questions for the top-10 agreement (default: --questions)")
     p.add_argument("--rounds", type=int, default=ROUNDS)
+    p.add_argument("--also-time", nargs="*", default=[], choices=sorted(qs.RETRIEVERS),
+                   help="retrievers timed besides hybrid (e.g. bm25 dense)")
     p.add_argument("--work", type=Path, required=True, help="folder for the float16 sentence file")
     p.add_argument("--out", type=Path)
     args = p.parse_args(argv)
