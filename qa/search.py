@@ -176,6 +176,11 @@ def sentence_scores(index: Searcher, question: str, q: np.ndarray | None = None,
         best[owners] = np.maximum(best[owners], np.maximum.reduceat(cosines(index.sentence_matrix, q), starts))
     elif "IVF" in type(index.sentence_vectors).__name__:  # searchable: the nearest CANDIDATES sentences
         rows, scores = candidate_scores(index.sentence_vectors, q, nprobe=SENTENCE_NPROBE)
+        if not is_exact(index.vectors):  # the passages of these sentences get their own cosines too
+            owners = np.unique(index.sentence_owner[rows, 0])
+            unscored = owners[passage[owners] <= -1]
+            if unscored.size:
+                passage[unscored] = best[unscored] = cosines(index.passage_matrix[unscored], q)
         np.maximum.at(best, index.sentence_owner[rows, 0], scores)
         if also is not None and also.size:
             rows = np.concatenate([sentence_rows(index, int(i)) for i in also])

@@ -266,3 +266,29 @@ def test_sender_hints_boost_the_named_letters_by_number(fake_index):
     boost = hints.metadata_boost(fake_index, f"wat schreef {surname} hierover?")
     mine = np.array([p.letter_id == letter.id for p in fake_index.passages])
     assert (boost[mine] >= hints.SENDER_BOOST).all() and (boost[~mine] < hints.SENDER_BOOST).all()
+
+
+def test_a_passage_found_by_its_sentence_gets_its_own_cosine_from_an_approximate_index(fake_index, monkeypatch):
+    """IVF passages and IVF sentences (what build_index makes at scale): the passage of a candidate sentence is
+    scored as exact search scores it, even when the passage index did not return it."""
+    import faiss
+
+    from index import build
+    from qa import search as search_module
+
+    vectors = fake_index.vectors.reconstruct_n(0, fake_index.vectors.ntotal)
+    passages = build.choose_faiss_index(np.repeat(vectors, 40, axis=0), approximate=True)
+    passages.reset()
+    passages.add(vectors)
+    sentence_vectors = fake_index.sentence_vectors.reconstruct_n(0, fake_index.sentence_vectors.ntotal)
+    sentences = faiss.index_factory(sentence_vectors.shape[1], "IVF2,Flat", faiss.METRIC_INNER_PRODUCT)
+    sentences.train(sentence_vectors)
+    sentences.add(sentence_vectors)
+    approx = Searcher(replace(fake_index.index, vectors=passages, sentence_vectors=sentences), fake_index.embedder)
+    monkeypatch.setattr(search_module, "CANDIDATES", 1)  # one passage, one sentence
+    question = "De Kamer wordt geïnformeerd"  # its nearest sentence is not in its nearest passage
+    q = approx.query_vector(question)
+    owner = int(fake_index.sentence_owner[int(np.argmax(sentence_vectors @ q)), 0])
+    assert owner != int(np.argmax(vectors @ q))
+    want = search_module.sentence_scores(fake_index, question)[owner]  # exact search
+    assert np.isclose(search_module.sentence_scores(approx, question)[owner], want, atol=0.01)  # SQ8 codes
