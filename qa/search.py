@@ -77,7 +77,7 @@ SENTENCE_NPROBE = 512  # IVF lists probed for sentences, set at search time (ind
 # (96,865 sentences, 1,244 lists), 245 dev questions: top 10 the same as with exact sentences 95.7 % at 128,
 # 97.7 % at 256, 98.8 % at 512, +1.7 ms a search (bench/sentence_ann.py; docs/PERFORMANCE.md, quality at scale)
 PASSAGE_NPROBE = 512  # the same for an IVF passage index: at 1M passages (4,000 lists) the top 10 of hybrid
-# search were exact search's for 94.0 % of hits at 128, 95.5 % at 512, 96.0 % at 1,024; p95 95 ms at 512
+# search were exact search's for 94.0 % of hits at 128, 95.5 % at 512, 96.0 % at 1,024; p95 75-95 ms at 512
 # (bench/scale_million.py; docs/PERFORMANCE.md, search() at 1M)
 PASSAGE_SHARE = 0.5  # sentence retriever: passage cosine x this + best sentence's x (1 - this); dev set, docs/RETRIEVAL.md
 
