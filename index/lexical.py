@@ -91,12 +91,7 @@ class SavedBM25:
         return cls({**arrays, "num_docs": params["num_docs"]}, vocab, params.get("dtype", "float32"))
 
     def get_scores(self, terms: list[str]) -> np.ndarray:
-        ids = np.asarray([self.vocab_dict[t] for t in terms if t in self.vocab_dict], dtype=np.int64)
-        data, indices, indptr = self.scores["data"], self.scores["indices"], self.scores["indptr"]
-        scores = np.zeros(self.scores["num_docs"], dtype=self.dtype)
-        for start, end in zip(indptr[ids], indptr[ids + 1]):
-            np.add.at(scores, indices[start:end], data[start:end])
-        return scores
+        return posting_sums(self.scores, [self.vocab_dict[t] for t in terms if t in self.vocab_dict])
 
 
 CLOSE_TERMS_KEPT = 50_000  # unknown question terms whose closest vocabulary words are remembered
@@ -164,9 +159,22 @@ class Lexical:
         translations of an English question's words) that the vocabulary holds."""
         known = self.bm25.vocab_dict
         terms = self.query_terms(question) + [t for t in dict.fromkeys(extra_terms) if t in known]
-        if not terms:
-            return np.zeros(self.bm25.scores["num_docs"], dtype=np.float32)
-        return self.bm25.get_scores(terms).astype(np.float32)
+        if not terms or getattr(self.bm25, "nonoccurrence_array", None) is not None:  # BM25L/BM25+: bm25s itself
+            return (self.bm25.get_scores(terms).astype(np.float32) if terms
+                    else np.zeros(self.bm25.scores["num_docs"], dtype=np.float32))
+        return posting_sums(self.bm25.scores, [known[t] for t in terms if t in known])
+
+
+def posting_sums(matrix: dict, term_ids: list[int]) -> np.ndarray:
+    """Each passage's summed scores for the terms: what bm25s's `get_scores` adds up, with each posting
+    list's scores made float32 first, so a matrix kept in float16 (half the memory) is summed as fast (numpy's
+    add.at from float16 into float32 took 2.6 s for 3M postings, 17 ms from float32: docs/PERFORMANCE.md)."""
+    data, indices, indptr = matrix["data"], matrix["indices"], matrix["indptr"]
+    out = np.zeros(matrix["num_docs"], dtype=np.float32)
+    for term in term_ids:
+        start, end = indptr[term], indptr[term + 1]
+        np.add.at(out, indices[start:end], np.asarray(data[start:end], dtype=np.float32))
+    return out
 
 
 def _close_terms(term: str, vocab: tuple[str, ...], limit: int = 2, cutoff: float = 85.0) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -104,13 +104,15 @@ _OFFICE = re.compile(r"(?:minister|staatssecretaris)\s+(?:van|voor)\s+([^()]+?)\
 
 @dataclass(frozen=True)
 class LetterFacts:
-    """Per passage its letter's year, month and id; the letters of each ministry and each signer's name."""
+    """Per passage its letter's year, month and number (numbers, not id strings: at 1M passages comparing
+    strings took 1.3 s a question); the letters of each ministry and each signer's name."""
 
-    year: np.ndarray
-    month: np.ndarray
-    letter_of: np.ndarray
+    year: np.ndarray  # int16 per passage (0: no date)
+    month: np.ndarray  # int8 per passage
+    letter_of: np.ndarray  # int32 per passage: its letter's number in `letter_number`
     ministry: dict[str, list[str]]
     names: dict[str, list[str]]
+    letter_number: dict[str, int] = field(default_factory=dict)  # letter id -> number
 
     @property
     def surnames(self) -> list[str]:
@@ -127,10 +129,12 @@ def letter_facts(letters: dict[str, Letter], passages: list[Passage]) -> LetterF
         signer = re.search(r"\(([^)]+)\)", letter.sender)
         for word in re.findall(r"[A-Za-zÀ-ÿ]{4,}", signer.group(1)) if signer else ():
             names.setdefault(fold(word), []).append(letter.id)
-    dates = [letters[p.letter_id].date for p in passages]
-    return LetterFacts(np.array([int(d[:4]) if d[:4].isdigit() else 0 for d in dates]),
-                       np.array([int(d[5:7]) if d[5:7].isdigit() else 0 for d in dates]),
-                       np.array([p.letter_id for p in passages]), ministries, names)
+    number = {letter_id: i for i, letter_id in enumerate(letters)}
+    dates = [letter.date for letter in letters.values()]
+    year = np.array([int(d[:4]) if d[:4].isdigit() else 0 for d in dates], dtype=np.int16)
+    month = np.array([int(d[5:7]) if d[5:7].isdigit() else 0 for d in dates], dtype=np.int8)
+    letter_of = np.fromiter((number[p.letter_id] for p in passages), dtype=np.int32, count=len(passages))
+    return LetterFacts(year[letter_of], month[letter_of], letter_of, ministries, names, number)
 
 
 def _named_letters(facts: LetterFacts, question: str) -> set[str]:
@@ -162,5 +166,7 @@ def metadata_boost(index, question: str) -> np.ndarray | float:
         boost += np.where(hit, YEAR_BOOST / 2, 0.0)
     named = _named_letters(facts, question)
     if named:
-        boost += np.where(np.isin(facts.letter_of, list(named)), SENDER_BOOST, 0.0)
+        chosen = np.zeros(len(facts.letter_number), dtype=bool)
+        chosen[[facts.letter_number[i] for i in named]] = True
+        boost += np.where(chosen[facts.letter_of], SENDER_BOOST, 0.0)
     return boost

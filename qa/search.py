@@ -73,6 +73,12 @@ def check_question(question: str) -> str:
 # ---- scores for every passage -------------------------------------------------------------------
 
 CANDIDATES = 1000  # passages (and sentences) an approximate index hands on for scoring
+SENTENCE_NPROBE = 512  # IVF lists probed for sentences, set at search time (indexes store 128). Large index
+# (96,865 sentences, 1,244 lists), 245 dev questions: top 10 the same as with exact sentences 95.7 % at 128,
+# 97.7 % at 256, 98.8 % at 512, +1.7 ms a search (bench/sentence_ann.py; docs/PERFORMANCE.md, quality at scale)
+PASSAGE_NPROBE = 512  # the same for an IVF passage index: at 1M passages (4,000 lists) the top 10 of hybrid
+# search were exact search's for 94.0 % of hits at 128, 95.5 % at 512, 96.0 % at 1,024; p95 75-95 ms at 512
+# (bench/scale_million.py; docs/PERFORMANCE.md, search() at 1M)
 PASSAGE_SHARE = 0.5  # sentence retriever: passage cosine x this + best sentence's x (1 - this); dev set, docs/RETRIEVAL.md
 
 
@@ -116,18 +122,30 @@ def best_sentence_row(index: Searcher, passage: int, q: np.ndarray) -> tuple[int
     return int(rows[best]), float(scores[best])
 
 
-def candidate_scores(vectors, q: np.ndarray, k: int = CANDIDATES) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, cosines) of the `k` nearest vectors by the (approximate) faiss index."""
-    scores, rows = vectors.search(np.asarray(q, dtype=np.float32)[None, :], k)
+def candidate_scores(vectors, q: np.ndarray, k: int | None = None, nprobe: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cosines) of the `k` (default CANDIDATES) nearest vectors by the (approximate) faiss index; an
+    IVF index probes `nprobe` lists (at most all; at least the index's own nprobe) when it is given."""
+    k = CANDIDATES if k is None else k
+    options = {}
+    if nprobe:
+        import faiss
+
+        ivf = faiss.extract_index_ivf(vectors)
+        options["params"] = faiss.SearchParametersIVF(nprobe=min(max(nprobe, ivf.nprobe), ivf.nlist))
+    scores, rows = vectors.search(np.asarray(q, dtype=np.float32)[None, :], k, **options)
     keep = rows[0] >= 0
     return rows[0][keep], scores[0][keep]
 
 
-def _approximate_passage_scores(index: Searcher, q: np.ndarray) -> np.ndarray:
-    """Cosines of the candidate passages; every other passage gets the lowest candidate's cosine."""
-    rows, scores = candidate_scores(index.vectors, q)
-    out = np.full(index.vectors.ntotal, scores.min() if scores.size else -1.0, dtype=np.float32)
-    out[rows] = scores
+def _approximate_passage_scores(index: Searcher, q: np.ndarray, also: np.ndarray | None = None) -> np.ndarray:
+    """Cosines of the candidate passages and of the passages `also`, from the stored rows (`passage_matrix`:
+    exact where it keeps exact vectors); every other passage gets -1, so that BM25 and the hints alone do not
+    lift an unscored passage above scored ones (with the lowest candidate's cosine instead, 5 % of exact
+    search's top 10 were lost at 40k passages: bench/scale_million.py)."""
+    rows, _ = candidate_scores(index.vectors, q, nprobe=PASSAGE_NPROBE)
+    out = np.full(index.vectors.ntotal, -1.0, dtype=np.float32)
+    rows = rows if also is None else np.union1d(rows, also)
+    out[rows] = cosines(index.passage_matrix[rows], q)
     return out
 
 
@@ -136,17 +154,20 @@ def query_vector(index: Searcher, question: str) -> np.ndarray:
     return index.query_vector(question)
 
 
-def dense_scores(index: Searcher, question: str, q: np.ndarray | None = None) -> np.ndarray:
+def dense_scores(index: Searcher, question: str, q: np.ndarray | None = None, also: np.ndarray | None = None) -> np.ndarray:
+    """Each passage's cosine; from an approximate index, for its candidates and the passages `also`."""
     q = query_vector(index, question) if q is None else q
     if not is_exact(index.vectors):
-        return _approximate_passage_scores(index, q)
+        return _approximate_passage_scores(index, q, also)
     return cosines(index.passage_matrix, q)
 
 
-def sentence_scores(index: Searcher, question: str, q: np.ndarray | None = None) -> np.ndarray:
-    """Best sentence's cosine for each passage (its own cosine where it has no sentence vectors)."""
+def sentence_scores(index: Searcher, question: str, q: np.ndarray | None = None,
+                    also: np.ndarray | None = None) -> np.ndarray:
+    """Best sentence's cosine for each passage (its own cosine where it has no sentence vectors); from
+    approximate indexes, the passages `also` are scored besides the candidates."""
     q = query_vector(index, question) if q is None else q
-    passage = dense_scores(index, question, q)
+    passage = dense_scores(index, question, q, also)
     if index.sentence_vectors is None or index.sentence_vectors.ntotal == 0:
         return passage
     best = passage.copy()
@@ -154,10 +175,19 @@ def sentence_scores(index: Searcher, question: str, q: np.ndarray | None = None)
         owners, starts = index.sentence_segments
         best[owners] = np.maximum(best[owners], np.maximum.reduceat(cosines(index.sentence_matrix, q), starts))
     elif "IVF" in type(index.sentence_vectors).__name__:  # searchable: the nearest CANDIDATES sentences
-        rows, scores = candidate_scores(index.sentence_vectors, q)
+        rows, scores = candidate_scores(index.sentence_vectors, q, nprobe=SENTENCE_NPROBE)
+        if not is_exact(index.vectors):  # the passages of these sentences get their own cosines too
+            owners = np.unique(index.sentence_owner[rows, 0])
+            unscored = owners[passage[owners] <= -1]
+            if unscored.size:
+                passage[unscored] = best[unscored] = cosines(index.passage_matrix[unscored], q)
         np.maximum.at(best, index.sentence_owner[rows, 0], scores)
+        if also is not None and also.size:
+            rows = np.concatenate([sentence_rows(index, int(i)) for i in also])
+            np.maximum.at(best, index.sentence_owner[rows, 0], cosines(index.sentence_matrix[rows], q))
     else:  # compressed codes (SQ8/PQ): only the sentences of the top passage candidates are scored
         top = np.argpartition(-passage, min(CANDIDATES, len(passage)) - 1)[:CANDIDATES]
+        top = top if also is None else np.union1d(top, also)
         rows = np.concatenate([sentence_rows(index, int(i)) for i in top])
         np.maximum.at(best, index.sentence_owner[rows, 0], cosines(index.sentence_matrix[rows], q))
     return PASSAGE_SHARE * passage + (1 - PASSAGE_SHARE) * best
@@ -173,9 +203,14 @@ def bm25_scores(index: Searcher, question: str) -> np.ndarray:
 
 
 def hybrid_scores(index: Searcher, question: str) -> np.ndarray:
-    """Sentence-level dense plus BM25 (max-normalised), the BM25 weight set by the question's kind."""
-    dense = sentence_scores(index, question)
+    """Sentence-level dense plus BM25 (max-normalised), the BM25 weight set by the question's kind. From an
+    approximate index, BM25's top CANDIDATES passages are scored densely too, not only the dense candidates."""
     lexical = bm25_scores(index, question)
+    also = None
+    if not is_exact(index.vectors) and lexical.size:
+        also = np.argpartition(-lexical, min(CANDIDATES, len(lexical)) - 1)[:CANDIDATES]
+        also = also[lexical[also] > 0]
+    dense = sentence_scores(index, question, also=also)
     top = float(lexical.max()) if lexical.size else 0.0
     weight = hints.lexical_weight(question)
     return dense + (weight * lexical / top if top > 0 else 0.0)

@@ -3,6 +3,7 @@ Nothing here is timed; the timings are in docs/PERFORMANCE.md (kamerqa bench).""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -193,3 +194,101 @@ def test_sentence_codes_scored_for_the_top_passages_find_what_exact_finds(tmp_pa
         a = [h.passage.id for h in search(exact, question, k=3)]
         b = [h.passage.id for h in search(coded, question, k=3)]
         assert a[0] == b[0]
+
+
+def test_sentence_ivf_is_probed_at_search_time_beyond_the_nprobe_it_was_saved_with(tmp_path, letters_dir):
+    """An index saved with a small nprobe is searched with SENTENCE_NPROBE lists: with every list probed,
+    the sentence scores are those of exact search."""
+    import faiss
+
+    from corpus.readers import read_corpus
+    from index import build
+    from qa import search as search_module
+
+    build.build_index(read_corpus([letters_dir]).letters, tmp_path / "index", fake_embedder(), cache_path=None)
+    exact = search_module.open_index(tmp_path / "index", "fake")
+    vectors = exact.sentence_vectors.reconstruct_n(0, exact.sentence_vectors.ntotal)
+    assert len(vectors) < search_module.CANDIDATES  # every sentence is a candidate once all lists are probed
+    ivf = faiss.index_factory(vectors.shape[1], "IVF4,Flat", faiss.METRIC_INNER_PRODUCT)
+    ivf.train(vectors)
+    ivf.add(vectors)
+    ivf.nprobe = 1  # what the index file says
+    probed = Searcher(replace(exact.index, sentence_vectors=ivf), exact.embedder)
+    question = exact.passages[-1].search_text[:200]
+    want = search_module.sentence_scores(exact, question)
+    assert np.allclose(search_module.sentence_scores(probed, question), want, atol=1e-5)
+    q = probed.query_vector(question)  # the saved nprobe alone returns only the sentences of one list
+    assert len(search_module.candidate_scores(ivf, q, len(vectors))[0]) < len(vectors)
+    assert len(search_module.candidate_scores(ivf, q, len(vectors), nprobe=4)[0]) == len(vectors)
+
+
+def test_approximate_passages_score_the_bm25_candidates_and_leave_the_rest_unscored(fake_index, monkeypatch):
+    """From an approximate passage index: the dense candidates and the passages `also` get their cosines,
+    every other passage -1 (BM25 and hints alone cannot lift it above a scored passage)."""
+    from index import build
+    from qa import search as search_module
+
+    vectors = fake_index.vectors.reconstruct_n(0, fake_index.vectors.ntotal)
+    ivf = build.choose_faiss_index(np.repeat(vectors, 40, axis=0)[:len(vectors) * 40], approximate=True)
+    ivf.reset()
+    ivf.add(vectors)  # trained on enough rows, holding the index's own passages
+    approx = Searcher(replace(fake_index.index, vectors=ivf), fake_index.embedder)
+    monkeypatch.setattr(search_module, "CANDIDATES", 1)
+    question = fake_index.passages[0].search_text[:200]
+    q = approx.query_vector(question)
+    exact = vectors @ q
+    alone = search_module.dense_scores(approx, question)
+    assert (alone > -1).sum() == 1 and np.isclose(alone.max(), exact.max(), atol=0.02)
+    also = np.array([int(np.argmin(exact))])
+    both = search_module.dense_scores(approx, question, also=also)
+    assert np.isclose(both[also[0]], exact[also[0]], atol=0.02) and (both > -1).sum() == 2
+
+
+def test_bm25_posting_sums_are_bm25s_scores_and_a_float16_matrix_sums_the_same(fake_index):
+    from index.lexical import posting_sums
+
+    lexical = fake_index.lexical
+    terms = lexical.query_terms("vergoeding leerlingenvervoer secundaire migratie")
+    ids = [lexical.bm25.vocab_dict[t] for t in terms if t in lexical.bm25.vocab_dict]
+    want = lexical.bm25.get_scores(terms).astype(np.float32)
+    assert want.max() > 0 and np.array_equal(lexical.scores("vergoeding leerlingenvervoer secundaire migratie"), want)
+    half = {**lexical.bm25.scores, "data": lexical.bm25.scores["data"].astype(np.float16)}
+    assert np.allclose(posting_sums(half, ids), want, rtol=2e-3)
+
+
+def test_sender_hints_boost_the_named_letters_by_number(fake_index):
+    from qa import hints
+
+    facts = fake_index.facts
+    assert facts.letter_of.dtype == np.int32 and facts.year.dtype == np.int16
+    letter = next(letter for letter in fake_index.letters.values() if "(" in letter.sender)
+    surname = max(re.findall(r"[A-Za-zÀ-ÿ]{4,}", letter.sender.split("(")[1]), key=len)
+    boost = hints.metadata_boost(fake_index, f"wat schreef {surname} hierover?")
+    mine = np.array([p.letter_id == letter.id for p in fake_index.passages])
+    assert (boost[mine] >= hints.SENDER_BOOST).all() and (boost[~mine] < hints.SENDER_BOOST).all()
+
+
+def test_a_passage_found_by_its_sentence_gets_its_own_cosine_from_an_approximate_index(fake_index, monkeypatch):
+    """IVF passages and IVF sentences (what build_index makes at scale): the passage of a candidate sentence is
+    scored as exact search scores it, even when the passage index did not return it."""
+    import faiss
+
+    from index import build
+    from qa import search as search_module
+
+    vectors = fake_index.vectors.reconstruct_n(0, fake_index.vectors.ntotal)
+    passages = build.choose_faiss_index(np.repeat(vectors, 40, axis=0), approximate=True)
+    passages.reset()
+    passages.add(vectors)
+    sentence_vectors = fake_index.sentence_vectors.reconstruct_n(0, fake_index.sentence_vectors.ntotal)
+    sentences = faiss.index_factory(sentence_vectors.shape[1], "IVF2,Flat", faiss.METRIC_INNER_PRODUCT)
+    sentences.train(sentence_vectors)
+    sentences.add(sentence_vectors)
+    approx = Searcher(replace(fake_index.index, vectors=passages, sentence_vectors=sentences), fake_index.embedder)
+    monkeypatch.setattr(search_module, "CANDIDATES", 1)  # one passage, one sentence
+    question = "De Kamer wordt geïnformeerd"  # its nearest sentence is not in its nearest passage
+    q = approx.query_vector(question)
+    owner = int(fake_index.sentence_owner[int(np.argmax(sentence_vectors @ q)), 0])
+    assert owner != int(np.argmax(vectors @ q))
+    want = search_module.sentence_scores(fake_index, question)[owner]  # exact search
+    assert np.isclose(search_module.sentence_scores(approx, question)[owner], want, atol=0.01)  # SQ8 codes
