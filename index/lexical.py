@@ -78,17 +78,17 @@ SUMMED_METHODS = {"lucene", "robertson", "atire"}  # bm25s variants whose score 
 class SavedBM25:
     """A saved bm25s index read without bm25s (whose import pulls in numba and scipy: ~0.4 s of a one-off
     question): its per-term passage scores, precomputed at build, summed per passage as bm25s sums them
-    (`BM25.get_scores`: one `np.add.at` a term, in the question's order), so the scores are the same."""
+    (`BM25.get_scores`: one `np.add.at` a term, in the question's order; `posting_sums`), so the scores are
+    the same."""
 
     scores: dict  # bm25s' names: data, indices, indptr (a column per term), num_docs
     vocab_dict: dict[str, int]
-    dtype: str
 
     @classmethod
     def load(cls, folder: Path, params: dict) -> "SavedBM25":
         arrays = {name: np.load(folder / f"{name}.csc.index.npy") for name in ("data", "indices", "indptr")}
         vocab = json.loads((folder / "vocab.index.json").read_text(encoding="utf-8"))
-        return cls({**arrays, "num_docs": params["num_docs"]}, vocab, params.get("dtype", "float32"))
+        return cls({**arrays, "num_docs": params["num_docs"]}, vocab)
 
     def get_scores(self, terms: list[str]) -> np.ndarray:
         return posting_sums(self.scores, [self.vocab_dict[t] for t in terms if t in self.vocab_dict])
