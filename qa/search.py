@@ -274,11 +274,16 @@ def search(index: Searcher, question: str, k: int = 10, retriever: str = DEFAULT
             for i, c in zip(top, confidence)]
 
 
+WARM_UP = ("warm-up", "What is this letter about?")  # a Dutch-path and an English-path search (the translations)
+
+
 def open_warm(path=None, model: str | None = None) -> Searcher:
     """`open_index`, then one search: the model's first run and the caches are paid for now, not on a
     user's first question (the app does this at start)."""
     searcher = open_searcher(path, model)
-    search(searcher, "warm-up")
+    for question in WARM_UP:
+        search(searcher, question)
+    searcher.term_frequency  # the answer's idf weights (a cached property)
     return searcher
 
 
