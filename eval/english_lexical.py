@@ -17,10 +17,10 @@ import numpy as np
 
 from answers import DEV, CachedEmbedder
 from index.store import default_index_dir, load_index
-from qa import hints, lookalike, translate
+from qa import hints
 from qa.gold import resolve_gold
 from qa.questions import load_questions
-from qa.search import sentence_scores
+from qa.search import sentence_scores, translated_terms
 from qa.searcher import Searcher
 
 EVAL = Path(__file__).parent
@@ -40,14 +40,9 @@ def english_questions(index) -> list[tuple[str, set[str]]]:
 
 def letter_ranks(index, questions, weight: float, own: bool, translated: bool) -> list[int | None]:
     letters = np.array([p.letter_id for p in index.passages])
-    vocab = index.lexical.bm25.vocab_dict
     ranks = []
     for question, gold in questions:
-        terms = index.lexical.query_terms(question) if own else []
-        if translated:
-            words = lookalike.content_words(hints.content_question(question))
-            terms += [s for w in words for s in translate.dutch_stems(w) if s in vocab]
-        lexical = index.lexical.bm25.get_scores(terms).astype(np.float32) if terms else np.zeros(len(letters), np.float32)
+        lexical = index.lexical.scores(question if own else "", translated_terms(question) if translated else ())
         top = float(lexical.max())
         scores = sentence_scores(index, question) + (weight * lexical / top if top > 0 else 0.0)
         order = np.argsort(-scores)[:10]

@@ -159,10 +159,11 @@ class Lexical:
         translations of an English question's words) that the vocabulary holds."""
         known = self.bm25.vocab_dict
         terms = self.query_terms(question) + [t for t in dict.fromkeys(extra_terms) if t in known]
-        if not terms or getattr(self.bm25, "nonoccurrence_array", None) is not None:  # BM25L/BM25+: bm25s itself
-            return (self.bm25.get_scores(terms).astype(np.float32) if terms
-                    else np.zeros(self.bm25.scores["num_docs"], dtype=np.float32))
-        return posting_sums(self.bm25.scores, [known[t] for t in terms if t in known])
+        if not terms:
+            return np.zeros(self.bm25.scores["num_docs"], dtype=np.float32)
+        if getattr(self.bm25, "nonoccurrence_array", None) is not None:  # BM25L/BM25+: bm25s itself
+            return self.bm25.get_scores(terms).astype(np.float32)
+        return posting_sums(self.bm25.scores, [known[t] for t in terms])  # query_terms are vocabulary words
 
 
 def posting_sums(matrix: dict, term_ids: list[int]) -> np.ndarray:

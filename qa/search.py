@@ -198,8 +198,13 @@ def bm25_scores(index: Searcher, question: str) -> np.ndarray:
     (`qa.translate`), as its own words seldom occur in a Dutch letter."""
     if hints.language(question) != "en":
         return index.lexical.scores(question)
+    return index.lexical.scores(question, translated_terms(question))
+
+
+def translated_terms(question: str) -> list[str]:
+    """The analysed Dutch stems the content words of (English) `question` translate to (`qa.translate`)."""
     words = lookalike.content_words(hints.content_question(question))
-    return index.lexical.scores(question, (stem for word in words for stem in translate.dutch_stems(word)))
+    return [stem for word in words for stem in translate.dutch_stems(word)]
 
 
 def hybrid_scores(index: Searcher, question: str) -> np.ndarray:
