@@ -187,7 +187,7 @@ def show_letter(index, choice: str | None) -> str:
     if not choice:
         raise gr.Error("Ask a question first, then choose one of its sources")
     letter_id, start, s, e = choice.split("|")
-    passage = next((p for p in index.passages if p.letter_id == letter_id and p.start == int(start)), None)
+    passage = index.passages_by_id.get(f"{letter_id}#{start}")
     if passage is None:
         raise gr.Error(f"Passage {letter_id}#{start} is not in this index; ask the question again")
     hit = Hit(passage, 0.0, index.letters[letter_id])

@@ -16,6 +16,7 @@ from corpus.models import Letter, Passage
 from index.documents import corpus_sentences, passage_document
 from index.embed import Embedder, cache_dir, load_embedder
 from index.incremental import chunker_fingerprint, previous_ivf, previous_passages
+from index.layout import SCALE_FROM, write_sentence_file
 from index.lexical import Lexical
 from index.store import IndexError_, save_index
 
@@ -164,9 +165,11 @@ def faiss_kind(index) -> str:
 
 
 ANN_NPROBE = 128
-ANN_THRESHOLD = 50_000
+ANN_THRESHOLD = SCALE_FROM  # passage vectors: IVF-SQ8 from here (sentence vectors: a float16 file, index.layout)
 
 
+BM25_DTYPE = "float16"  # BM25's per-term passage scores as saved: 425 instead of 566 bytes a passage at 1M, as fast
+# (index.lexical.posting_sums), one top-10 hit in 2,450 moved (bench/scale_million.py; docs/PERFORMANCE.md)
 SCRATCH = ".scratch-"  # vectors of a build in progress, inside the index folder; removed when it ends
 
 
@@ -196,8 +199,9 @@ def _bar(items, desc: str, unit: str, show: bool):
 
 def build_index(letters: list[Letter], path: Path, embedder: Embedder | None = None,
                 settings: BuildSettings = BuildSettings(), progress: bool = False,
-                cache_path: Path | None | str = "default") -> BuildReport:
-    """Chunk, embed and index `letters` into the folder `path` (replacing what is there, atomically)."""
+                cache_path: Path | None | str = "default", scale_from: int | None = None) -> BuildReport:
+    """Chunk, embed and index `letters` into the folder `path` (replacing what is there, atomically); vector
+    sets of `scale_from` (default ANN_THRESHOLD) or more are stored in the layout at scale (index.layout)."""
     started = time.perf_counter()
     embedder = embedder or load_embedder()
     if cache_path == "default":
@@ -224,7 +228,8 @@ def build_index(letters: list[Letter], path: Path, embedder: Embedder | None = N
         embedded += n
         del sentences
     embedder.release()  # the model's memory is not needed for BM25 and faiss
-    assemble_index(path, letters, passages, vectors, sentence_vectors, owner, model_fields(embedder), settings, progress)
+    assemble_index(path, letters, passages, vectors, sentence_vectors, owner, model_fields(embedder), settings, progress,
+                   scale_from)
     del vectors, sentence_vectors
     scratch.cleanup()
     report.passages, report.sentences, report.embedded = len(passages), len(owner), embedded
@@ -240,28 +245,34 @@ def model_fields(embedder: Embedder) -> dict:
 
 def assemble_index(path: Path, letters: list[Letter], passages: list[Passage], vectors: np.ndarray,
                    sentence_vectors: np.ndarray | None, owner: np.ndarray, model: dict,
-                   settings: BuildSettings, progress: bool = False) -> None:
+                   settings: BuildSettings, progress: bool = False, scale_from: int | None = None) -> None:
     """Write embedded `passages` (and their sentences, `owner` row = (passage, sentence number)) as the
-    index folder `path`: FAISS, BM25 and the manifest, replacing what is there atomically."""
+    index folder `path`: FAISS, BM25 and the manifest, replacing what is there atomically. From `scale_from`
+    vectors, passage vectors go to IVF-SQ8 and sentence vectors to a float16 file (index.layout)."""
     import faiss
 
     by_id = {letter.id: letter for letter in letters}
     lexical = Lexical.build([f"{by_id[p.letter_id].title} {p.search_text}" for p in _bar(passages, "bm25", "passage", progress)])
 
-    def trained(file: str, n: int):  # the old index's IVF lists, when a rebuild keeps their number
-        return previous_ivf(path, file, model["model_fingerprint"], ivf_lists(n)) if n >= ANN_THRESHOLD else None
-
-    passage_index = choose_faiss_index(vectors, trained=trained("passages.faiss", len(vectors)))
+    scale_from = ANN_THRESHOLD if scale_from is None else scale_from
+    approximate = len(vectors) >= scale_from
+    trained = previous_ivf(path, "passages.faiss", model["model_fingerprint"], ivf_lists(len(vectors))) \
+        if approximate else None  # the old index's IVF lists, when a rebuild keeps their number
+    passage_index = choose_faiss_index(vectors, approximate, trained)
+    sentences_on_disk = sentence_vectors is not None and len(sentence_vectors) >= scale_from
 
     def write_arrays(folder: Path) -> None:
         faiss.write_index(passage_index, str(folder / "passages.faiss"))
+        if sentences_on_disk:
+            write_sentence_file(folder, sentence_vectors)
+        elif sentence_vectors is not None:
+            faiss.write_index(choose_faiss_index(sentence_vectors, approximate=False), str(folder / "sentences.faiss"))
         if sentence_vectors is not None:
-            index = choose_faiss_index(sentence_vectors, trained=trained("sentences.faiss", len(sentence_vectors)))
-            faiss.write_index(index, str(folder / "sentences.faiss"))
             np.save(folder / "sentence_owner.npy", owner)
         (folder / "lexical").mkdir()
-        lexical.save(folder / "lexical")
+        lexical.save(folder / "lexical", BM25_DTYPE)
 
     manifest = {**model, "settings": settings.as_dict(), "corpus_fingerprint": corpus_fingerprint(letters),
-                "faiss": faiss_kind(passage_index), "chunker": chunker_fingerprint()}
+                "faiss": faiss_kind(passage_index), "chunker": chunker_fingerprint(), "scale_from": scale_from,
+                "sentence_vectors": "float16-file" if sentences_on_disk else "flat" if sentence_vectors is not None else "none"}
     save_index(path, manifest, letters, passages, write_arrays)

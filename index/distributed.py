@@ -207,7 +207,7 @@ def _embed(ray, ray_start: LocalStart, letters: list[Letter], folder: Path, mode
 
 def build_index_ray(letters: list[Letter], path: Path, model: str | None = None,
                     settings: BuildSettings = BuildSettings(), cluster: RaySettings = RaySettings(),
-                    progress: bool = False, encoder=ShardEncoder) -> RayBuildReport:
+                    progress: bool = False, encoder=ShardEncoder, scale_from: int | None = None) -> RayBuildReport:
     """build.build_index on a Ray cluster: the same index, from shards embedded by a pool of actors."""
     started, wall = time.perf_counter(), time.time()
     ray = import_ray()
@@ -229,7 +229,8 @@ def build_index_ray(letters: list[Letter], path: Path, model: str | None = None,
     try:
         passage_vectors, sentence_vectors, model_fields = shards.join_shards(folder, chunked)
         assemble_index(path, letters, chunked.passages, passage_vectors,
-                       sentence_vectors if settings.sentences else None, chunked.owner, model_fields, settings)
+                       sentence_vectors if settings.sentences else None, chunked.owner, model_fields, settings,
+                       scale_from=scale_from)
         report.timeline["index_written"] = time.time()
     finally:
         if stopping:

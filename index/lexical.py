@@ -119,8 +119,12 @@ class Lexical:
         bm25.index([analyse(t) for t in texts], show_progress=False)
         return cls(bm25, tuple(sorted(t for t in bm25.vocab_dict if t)))
 
-    def save(self, folder: Path) -> None:
+    def save(self, folder: Path, scores_dtype: str = "float32") -> None:
+        """Save as bm25s does, the score matrix as `scores_dtype` (float16 halves it: `posting_sums`)."""
         self.bm25.save(str(folder), show_progress=False)
+        if scores_dtype != "float32":
+            data = Path(folder) / "data.csc.index.npy"
+            np.save(data, np.load(data).astype(scores_dtype))
 
     @classmethod
     def load(cls, folder: Path) -> "Lexical":

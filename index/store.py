@@ -2,8 +2,9 @@
 
     INDEX/manifest.json        format version, model and fingerprint, dimension, chunking settings,
                                corpus fingerprint, creation time, the files of the current generation
-    INDEX/gen-<id>/letters.jsonl, passages.jsonl, passages.faiss, sentences.faiss, sentence_owner.npy,
-                   lexical/ (bm25s)
+    INDEX/gen-<id>/letters.jsonl, passages.jsonl, passage_offsets.npy, passage_places.npy, passages.faiss,
+                   sentences.faiss (or, from index.layout.SCALE_FROM vectors, sentences.f16.npy),
+                   sentence_owner.npy, lexical/ (bm25s)
 
 Saving writes a new generation folder completely, then replaces manifest.json atomically, then removes
 older generations: a crash at any moment leaves either the old or the new index whole and loadable.
@@ -23,6 +24,8 @@ import numpy as np
 
 from corpus.models import Letter, Passage
 from index.embed import INT8_SUFFIX, Embedder
+from index.layout import (OFFSETS, PLACES, SCALE_FROM, SENTENCES_F16, DiskVectors, LazyPassages, check_table,
+                          passage_from_row, passage_row, scan_passages, write_passages)
 from index.lexical import Lexical
 
 FORMAT_VERSION = 4
@@ -48,9 +51,9 @@ class Index:
     path: Path
     manifest: dict
     letters: dict[str, Letter]
-    passages: list[Passage]
+    passages: list[Passage]  # or, at scale, index.layout.LazyPassages (read from disk by number)
     vectors: object  # faiss index over passage vectors
-    sentence_vectors: object | None = None  # faiss index over sentence vectors
+    sentence_vectors: object | None = None  # faiss index over sentence vectors, or index.layout.DiskVectors
     sentence_owner: np.ndarray | None = None  # (passage number, sentence number) of each sentence vector
     lexical: Lexical | None = None
 
@@ -81,13 +84,6 @@ def write_jsonl(path: Path, rows) -> None:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def passage_row(p: Passage) -> dict:
-    return {"letter_id": p.letter_id, "paragraph": p.paragraph, "start": p.start, "end": p.end,
-            "search_text": p.search_text, "sentences": [list(s) for s in p.sentences],
-            "clean_sentences": [list(s) for s in p.clean_sentences],
-            "sentence_paragraphs": list(p.sentence_paragraphs)}
-
-
 def save_index(path: Path, manifest: dict, letters: list[Letter], passages: list[Passage],
                write_arrays) -> Path:
     """Write a new generation with `write_arrays(folder)` adding the vector and lexical files, then
@@ -98,7 +94,7 @@ def save_index(path: Path, manifest: dict, letters: list[Letter], passages: list
     folder = path / generation
     folder.mkdir()
     write_jsonl(folder / "letters.jsonl", (asdict(letter) for letter in letters))
-    write_jsonl(folder / "passages.jsonl", (passage_row(p) for p in passages))
+    write_passages(folder, passages, [letter.id for letter in letters])
     write_arrays(folder)
     files = {}
     for file in sorted(folder.rglob("*")):
@@ -168,17 +164,23 @@ def read_letters(folder: Path) -> dict[str, Letter]:
 
 
 def read_passages(folder: Path, letters: dict[str, Letter]) -> list[Passage]:
-    out = []
     with open(folder / "passages.jsonl", encoding="utf-8") as f:
-        for line in f:
-            row = json.loads(line)
-            raw = letters[row["letter_id"]].text
-            out.append(Passage(row["letter_id"], row["paragraph"], row["start"], row["end"],
-                               raw[row["start"]:row["end"]], row["search_text"],
-                               tuple(tuple(s) for s in row["sentences"]),
-                               tuple(tuple(s) for s in row["clean_sentences"]),
-                               tuple(row["sentence_paragraphs"])))
-    return out
+        return [passage_from_row(json.loads(line), letters) for line in f]
+
+
+def lazy_passages(folder: Path, letters: dict[str, Letter], fix: str) -> LazyPassages:
+    """The passages read from disk by number; an index saved without offsets is scanned once for them."""
+    if (folder / OFFSETS).exists():
+        offsets, places = np.load(folder / OFFSETS), np.load(folder / PLACES)
+    else:
+        offsets, places = scan_passages(folder / "passages.jsonl", list(letters))
+    check_table(folder, offsets, places, fix)
+    return LazyPassages(folder / "passages.jsonl", offsets, places, letters)
+
+
+def is_scale(manifest: dict) -> bool:
+    """True for an index built in the layout at scale: passages read from disk by number at load."""
+    return manifest.get("passages", 0) >= manifest.get("scale_from", SCALE_FROM)
 
 
 def load_index(path: Path, embedder: Embedder | None = None, deep_check: bool = True,
@@ -192,22 +194,29 @@ def load_index(path: Path, embedder: Embedder | None = None, deep_check: bool = 
     if embedder is not None:
         check_model(manifest, embedder, path)
     folder = verify_files(path, manifest, deep=deep_check)
+    fix = f"rebuild it with: kamerqa index --index {path}"
     try:
         letters = read_letters(folder)
-        passages = read_passages(folder, letters)
+        passages = lazy_passages(folder, letters, fix) if is_scale(manifest) else read_passages(folder, letters)
         vectors = faiss.read_index(str(folder / "passages.faiss"))
         sentence_vectors = sentence_owner = None
         if (folder / "sentences.faiss").exists():
             sentence_vectors = faiss.read_index(str(folder / "sentences.faiss"))
+        elif (folder / SENTENCES_F16).exists():
+            sentence_vectors = DiskVectors(folder / SENTENCES_F16, vectors.d, fix)
+        if sentence_vectors is not None:
             sentence_owner = np.load(folder / "sentence_owner.npy")
         index = Index(path, manifest, letters, passages, vectors, sentence_vectors, sentence_owner,
                       Lexical.load(folder / "lexical"))
     except (OSError, ValueError, KeyError, RuntimeError) as e:
-        raise IndexError_(f"the index at {path} cannot be read ({type(e).__name__}: {str(e)[:120]}); "
-                          f"rebuild it with: kamerqa index --index {path}") from None
+        if fix in str(e):  # index.layout's checks name the file and the fix
+            raise IndexError_(str(e)) from None
+        raise IndexError_(f"the index at {path} cannot be read ({type(e).__name__}: {str(e)[:120]}); {fix}") from None
     if vectors.ntotal != len(passages):
-        raise IndexError_(f"the index at {path} has {vectors.ntotal} vectors for {len(passages)} passages; "
-                          f"rebuild it with: kamerqa index --index {path}")
+        raise IndexError_(f"the index at {path} has {vectors.ntotal} vectors for {len(passages)} passages; {fix}")
+    if sentence_vectors is not None and sentence_vectors.ntotal != len(sentence_owner):
+        raise IndexError_(f"the index at {path} has {sentence_vectors.ntotal} sentence vectors for "
+                          f"{len(sentence_owner)} sentence owners; {fix}")
     return index
 
 

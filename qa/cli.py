@@ -50,12 +50,14 @@ def cmd_index(args) -> int:
         from index.distributed import RaySettings, build_index_ray
 
         cluster = RaySettings(address=args.ray or os.environ.get("RAY_ADDRESS") or None, actors=args.ray_actors)
-        report = build_index_ray(result.letters, path, args.model, BuildSettings(), cluster, progress=not args.quiet)
+        report = build_index_ray(result.letters, path, args.model, BuildSettings(), cluster, progress=not args.quiet,
+                                 scale_from=args.scale_from)
         print(f"ray: {report.shards} shards ({report.shards_reused} from an interrupted build) on "
               f"{report.actors} encoder actors", file=sys.stderr)
     else:
         embedder = load_embedder(args.model, lazy=True)  # compiled only if some text is not in the embedding cache
-        report = build_index(result.letters, path, embedder, BuildSettings(), progress=not args.quiet)
+        report = build_index(result.letters, path, embedder, BuildSettings(), progress=not args.quiet,
+                             scale_from=args.scale_from)
     size = sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rate = report.embedded / report.seconds if report.seconds else 0.0
@@ -151,6 +153,10 @@ def _index_parser(sub) -> None:
     _index_arg(p)
     _model_arg(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--scale-from", type=int, metavar="N",
+                   default=int(os.environ["KAMERQA_SCALE_FROM"]) if os.environ.get("KAMERQA_SCALE_FROM") else None,
+                   help="store vector sets of N or more in the layout at scale: IVF-SQ8 passages, float16 sentence "
+                        "vectors on disk, passages read by number (env KAMERQA_SCALE_FROM; default 50,000)")
     p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                    help="build on a Ray cluster: ADDRESS (else $RAY_ADDRESS), or a local cluster when neither "
                         "is given (needs pip install 'kamerqa[ray]'; see docs/SCALE.md)")

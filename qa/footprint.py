@@ -24,7 +24,9 @@ def file_bytes(index: Index) -> dict[str, int]:
 def faiss_bytes(vectors) -> int:
     import faiss
 
-    return 0 if vectors is None else int(faiss.serialize_index(vectors).nbytes)
+    if vectors is None or not isinstance(vectors, faiss.Index):  # e.g. index.layout.DiskVectors: on disk
+        return 0
+    return int(faiss.serialize_index(vectors).nbytes)
 
 
 def lexical_bytes(index: Index) -> int:

@@ -133,7 +133,9 @@ def letter_facts(letters: dict[str, Letter], passages: list[Passage]) -> LetterF
     dates = [letter.date for letter in letters.values()]
     year = np.array([int(d[:4]) if d[:4].isdigit() else 0 for d in dates], dtype=np.int16)
     month = np.array([int(d[5:7]) if d[5:7].isdigit() else 0 for d in dates], dtype=np.int8)
-    letter_of = np.fromiter((number[p.letter_id] for p in passages), dtype=np.int32, count=len(passages))
+    letter_of = getattr(passages, "letter_of", None)  # passages read from disk keep their letters' numbers
+    if letter_of is None:
+        letter_of = np.fromiter((number[p.letter_id] for p in passages), dtype=np.int32, count=len(passages))
     return LetterFacts(year[letter_of], month[letter_of], letter_of, ministries, names, number)
 
 

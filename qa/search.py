@@ -250,7 +250,8 @@ def filter_mask(index: Searcher, filters: Filters) -> np.ndarray | None:
         if filters.letters and letter.id not in filters.letters:
             ok = False
         keep[letter.id] = ok
-    return np.array([keep[p.letter_id] for p in index.passages], dtype=bool)
+    facts = index.facts  # each passage's letter by number: no passage is read
+    return np.array([keep[letter_id] for letter_id in facts.letter_number], dtype=bool)[facts.letter_of]
 
 
 def search(index: Searcher, question: str, k: int = 10, retriever: str = DEFAULT_RETRIEVER,

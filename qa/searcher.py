@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from index.embed import Embedder, load_embedder
+from index.layout import LazyPassages, PassageNumbers, PassagesById
 from index.store import Index, check_model, default_index_dir, load_index, read_manifest
 from qa import hints
 
@@ -34,7 +35,9 @@ class _StoredRows:
         self.vectors = vectors
 
     def __getitem__(self, rows) -> np.ndarray:
-        return self.vectors.reconstruct_batch(np.asarray(rows, dtype=np.int64).reshape(-1))
+        rows = np.asarray(rows, dtype=np.int64)
+        found = self.vectors.reconstruct_batch(rows.reshape(-1))
+        return found[0] if rows.ndim == 0 else found  # one row for one number, as a matrix gives
 
 
 def is_exact(vectors) -> bool:
@@ -107,12 +110,16 @@ class Searcher:
 
     @cached_property
     def passage_numbers(self) -> dict[str, int]:
-        """Passage id -> its row in the index."""
+        """Passage id -> its row in the index (read from disk by number at scale: no dict of every id)."""
+        if isinstance(self.index.passages, LazyPassages):
+            return PassageNumbers(self.index.passages)
         return {p.id: i for i, p in enumerate(self.index.passages)}
 
     @cached_property
     def passages_by_id(self) -> dict:
         """Passage id -> passage."""
+        if isinstance(self.index.passages, LazyPassages):
+            return PassagesById(self.index.passages)
         return {p.id: p for p in self.index.passages}
 
     @cached_property

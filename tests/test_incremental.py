@@ -85,13 +85,13 @@ def test_a_lazy_encoder_compiles_on_first_use_and_again_after_release():
 def _centroids(path: Path):
     import faiss
 
-    index = load_index(path).sentence_vectors  # kept: the extracted parts are views into it
+    index = load_index(path).vectors  # kept: the extracted parts are views into it
     ivf = faiss.extract_index_ivf(index)
     return ivf.nlist, ivf.quantizer.reconstruct_n(0, ivf.nlist), ivf.ntotal
 
 
 def test_a_rebuild_keeps_the_trained_ivf_lists_of_the_same_model(tmp_path, monkeypatch):
-    monkeypatch.setattr(build, "ANN_THRESHOLD", 100)  # the test letters' ~500 sentences go to IVF
+    monkeypatch.setattr(build, "ANN_THRESHOLD", 10)  # the test letters' passages go to IVF (sentences: a file)
     write_letters(tmp_path / "corpus", 12)
     letters = read_corpus([tmp_path / "corpus"]).letters
     build_index(letters, tmp_path / "index", fake_embedder(), cache_path=None)
@@ -99,7 +99,7 @@ def test_a_rebuild_keeps_the_trained_ivf_lists_of_the_same_model(tmp_path, monke
     new = changed(letters, 3)
     build_index(new, tmp_path / "index", fake_embedder(), cache_path=None)
     lists_after, kept, count_after = _centroids(tmp_path / "index")
-    assert build.ivf_lists(count_after) == lists == lists_after and count_after == count + 1
+    assert build.ivf_lists(count_after) == lists == lists_after and count_after >= count
     assert (kept == old).all()  # not trained again
     build_index(new, tmp_path / "fresh", fake_embedder(), cache_path=None)
     assert not (_centroids(tmp_path / "fresh")[1] == old).all()  # a fresh build trains on its own sample

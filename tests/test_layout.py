@@ -1,0 +1,136 @@
+"""The layout at scale (index.layout): an index built with the threshold lowered holds its sentence vectors
+in a float16 file and reads its passages from disk by number, and searches like the flat layout; an index
+without the offsets file still opens; a damaged offsets or sentence file is a clear error."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from corpus.readers import read_corpus
+from index.build import build_index
+from index.embed import fake_embedder
+from index.layout import OFFSETS, PLACES, SENTENCES_F16, DiskVectors, LazyPassages
+from index.store import MANIFEST, IndexError_, load_index
+from qa.answer import compose_answer
+from qa.search import Filters, open_index, search
+from tests.test_crash import write_letters
+
+TOP1_SHARE = 0.95  # questions whose first hit must be the flat layout's (SQ8 passage codes, float16 sentences)
+TOP5_OVERLAP = 0.9  # mean share of the flat layout's top 5 that the scale layout also returns
+
+
+@pytest.fixture
+def layouts(tmp_path, letters_dir):
+    """(flat, scale): the test letters and 60 generated ones (~150 passages) indexed as today and with the
+    layout at scale forced (threshold 1)."""
+    write_letters(tmp_path / "generated", 60)
+    letters = read_corpus([letters_dir, tmp_path / "generated"]).letters
+    build_index(letters, tmp_path / "flat", fake_embedder(), cache_path=None)
+    build_index(letters, tmp_path / "scale", fake_embedder(), cache_path=None, scale_from=1)
+    return open_index(tmp_path / "flat", "fake"), open_index(tmp_path / "scale", "fake")
+
+
+def _generation(path):
+    return path / json.loads((path / MANIFEST).read_text())["generation"]
+
+
+def test_the_scale_layout_is_written_and_loaded(layouts):
+    flat, scale = layouts
+    assert scale.manifest["sentence_vectors"] == "float16-file" and flat.manifest["sentence_vectors"] == "flat"
+    assert scale.manifest["faiss"].startswith("ivf") and flat.manifest["faiss"] == "flat"
+    assert isinstance(scale.passages, LazyPassages) and isinstance(flat.passages, list)
+    assert isinstance(scale.sentence_vectors, DiskVectors)
+    assert np.load(_generation(scale.path) / "lexical" / "data.csc.index.npy").dtype == np.float16
+    sentences = flat.sentence_vectors.reconstruct_n(0, flat.sentence_vectors.ntotal)
+    assert np.abs(scale.sentence_matrix[np.arange(len(sentences))] - sentences).max() < 1e-3  # float16 rounding
+
+
+def test_lazy_passages_equal_the_eager_ones(layouts):
+    flat, scale = layouts
+    assert len(scale.passages) == len(flat.passages) and list(scale.passages) == flat.passages
+    for i in list(range(len(flat.passages)))[::-1]:  # by number, backwards (not the file's order)
+        assert scale.passages[i] == flat.passages[i]
+        assert scale.passage_numbers[flat.passages[i].id] == i
+        assert scale.passages_by_id[flat.passages[i].id] == flat.passages[i]
+    assert scale.passages[-1] == flat.passages[-1] and scale.passages[1:3] == flat.passages[1:3]
+    with pytest.raises(KeyError):
+        scale.passage_numbers[flat.passages[0].letter_id + "#999999"]
+    assert (scale.facts.letter_of == flat.facts.letter_of).all() and (scale.facts.year == flat.facts.year).all()
+
+
+def test_the_scale_layout_finds_what_the_flat_one_finds(layouts):
+    flat, scale = layouts
+    questions = [p.search_text[:200] for p in flat.passages[::5]] + ["Wat schrijft de minister over de begroting?"]
+    same_top, overlap = [], []
+    for question in questions:
+        a = [h.passage.id for h in search(flat, question, k=5)]
+        b = [h.passage.id for h in search(scale, question, k=5)]
+        same_top.append(a[0] == b[0])
+        overlap.append(len(set(a) & set(b)) / len(a))
+    assert np.mean(same_top) >= TOP1_SHARE and np.mean(overlap) >= TOP5_OVERLAP, (same_top, overlap)
+    for question in questions[:3]:  # the answer reads passages by number (abstention, quotes): the same answer
+        a, b = (compose_answer(question, search(i, question), i).to_json() for i in (flat, scale))
+        assert (a["abstained"], a["text"], a["quotes"]) == (b["abstained"], b["text"], b["quotes"])
+
+
+def test_filters_on_lazy_passages_keep_the_same_letters(layouts):
+    flat, scale = layouts
+    letter = flat.passages[0].letter_id
+    for filters in (Filters(letters=(letter,)), Filters(exclude_letters=(letter,)), Filters(date_from="2100")):
+        a = {h.passage.id for h in search(flat, "begroting", k=1000, filters=filters)}
+        assert a == {h.passage.id for h in search(scale, "begroting", k=1000, filters=filters)}
+        assert {i.split("#")[0] == letter for i in a} <= {filters.letters == (letter,)}
+
+
+def _drop_offsets(path):
+    """The index as saved before the layout at scale: no offsets or places files in it or its manifest."""
+    manifest = json.loads((path / MANIFEST).read_text())
+    for name in (OFFSETS, PLACES):
+        (_generation(path) / name).unlink()
+        del manifest["files"][name]
+    (path / MANIFEST).write_text(json.dumps(manifest))
+    return manifest
+
+
+def test_an_index_without_offsets_still_opens(layouts):
+    flat, scale = layouts
+    _drop_offsets(scale.path)  # scale layout: the offsets are found by one pass over passages.jsonl
+    again = load_index(scale.path)
+    assert isinstance(again.passages, LazyPassages) and list(again.passages) == flat.passages
+    assert (again.passages.offsets == scale.passages.offsets).all()
+    manifest = _drop_offsets(flat.path)  # an old small index (no scale_from in its manifest): passages as a list
+    manifest.pop("scale_from"), manifest.pop("sentence_vectors")
+    (flat.path / MANIFEST).write_text(json.dumps(manifest))
+    assert load_index(flat.path).passages == flat.passages
+
+
+@pytest.mark.parametrize("name, damage", [
+    (OFFSETS, lambda a: a[::-1].copy()),  # the same size, other values
+    (PLACES, lambda a: a[:-1]),  # a row short
+])
+def test_a_damaged_offsets_file_names_the_file_and_the_fix(layouts, name, damage):
+    _, scale = layouts
+    file = _generation(scale.path) / name
+    np.save(file, damage(np.load(file)))
+    manifest = json.loads((scale.path / MANIFEST).read_text())
+    manifest["files"][name]["bytes"] = file.stat().st_size  # past the size check: only the contents can tell
+    (scale.path / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(IndexError_, match=rf"{name}.*kamerqa index --index"):
+        load_index(scale.path, deep_check=False)
+
+
+def test_a_damaged_sentence_file_names_the_file_and_the_fix(layouts):
+    _, scale = layouts
+    file = _generation(scale.path) / SENTENCES_F16
+    data = bytearray(file.read_bytes())
+    data[:16] = b"not a numpy file"
+    file.write_bytes(bytes(data))
+    with pytest.raises(IndexError_, match=rf"{SENTENCES_F16}.*(corrupted|damaged).*kamerqa index --index"):
+        load_index(scale.path)
+    with pytest.raises(IndexError_, match=rf"{SENTENCES_F16}.*damaged.*kamerqa index --index"):
+        load_index(scale.path, deep_check=False)
+    file.write_bytes(bytes(data[:len(data) // 2]))
+    with pytest.raises(IndexError_, match=rf"{SENTENCES_F16}.*truncated.*kamerqa index --index"):
+        load_index(scale.path, deep_check=False)
