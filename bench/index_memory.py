@@ -8,8 +8,9 @@ Parts: passage vectors (faiss: codes, ids, centroids, and the IVF direct map sea
 candidates), sentence vectors held in memory (0 for the float16 file, whose size on disk is given apart),
 sentence owners and bounds, BM25 (score matrix: data, indices, indptr; vocabulary; the document frequencies
 the answer caches), the passages (at scale: byte offsets, letter numbers and starts, and the parsed passages
-the cache holds; else the Python objects), the hints' per-passage facts, the
-letters (their text and metadata). `scales_with` says which grow with the passages, which with the letters
+the cache holds; else the Python objects), the hints' per-passage facts, the letters (at scale: their ids
+and offsets, the parsed letters the cache holds, and the filters' columns; else the Letter objects with
+their text). `scales_with` says which grow with the passages, which with the letters
 and which are fixed, so a figure per passage can be carried to another size.
 """
 from __future__ import annotations
@@ -21,12 +22,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from index.embed import load_embedder  # noqa: E402
-from index.layout import LazyPassages  # noqa: E402
+from index.lazy import LazyLetters, LazyPassages  # noqa: E402
 from index.store import load_index, read_manifest  # noqa: E402
 from qa import search as qs  # noqa: E402
 from qa.footprint import faiss_bytes  # noqa: E402
@@ -72,10 +71,13 @@ def python_bytes(obj) -> int:
 
 
 def passage_parts(searcher: Searcher) -> dict:
-    passages = searcher.passages
-    if isinstance(passages, LazyPassages):
-        return {"passage_table": passages.nbytes(), "passage_cache": python_bytes(list(passages._cache.values()))}
-    return {"passage_objects": python_bytes(passages)}
+    passages, letters = searcher.passages, searcher.letters
+    out = {"passage_table": passages.nbytes(), "passage_cache": python_bytes(list(passages.rows.cache.values()))} \
+        if isinstance(passages, LazyPassages) else {"passage_objects": python_bytes(passages)}
+    if isinstance(letters, LazyLetters):
+        return {**out, "letter_table": python_bytes(letters.numbers) + letters.nbytes(),
+                "letter_cache": python_bytes(list(letters.rows.cache.values()))}
+    return {**out, "letters": python_bytes(letters)}
 
 
 def parts_of(searcher: Searcher) -> dict:
@@ -90,21 +92,22 @@ def parts_of(searcher: Searcher) -> dict:
                                if a is not None),
         "exact_search_matrices": searcher.cached_bytes(),
         "bm25_matrix": sum(v.nbytes for v in bm25.scores.values() if hasattr(v, "nbytes")),
-        "bm25_vocabulary": python_bytes(bm25.vocab_dict) + python_bytes(searcher.lexical.vocab),
+        "bm25_vocabulary": python_bytes((bm25.vocab_dict, searcher.lexical.vocab)),  # the same term strings
         "document_frequency": python_bytes(cached["term_frequency"]) if "term_frequency" in cached else 0,
         **passage_parts(searcher),
         "hint_facts": facts.year.nbytes + facts.month.nbytes
         + (0 if isinstance(searcher.passages, LazyPassages) else facts.letter_of.nbytes),  # else a view of places
-        "letters": python_bytes(searcher.letters),
+        "letter_columns": python_bytes(cached["letter_columns"].values) + sum(
+            a.nbytes for a in cached["letter_columns"].codes.values()) if "letter_columns" in cached else 0,
     }
     return {k: int(v) for k, v in parts.items()}
 
 
 SCALES_WITH = {"passages": ("passage_vectors", "sentence_vectors", "sentence_owner", "sentence_bounds",
                             "exact_search_matrices", "bm25_matrix", "passage_table", "passage_objects", "hint_facts"),
-               "letters": ("letters",),
-               "fixed (vocabulary; cache bounded by PASSAGE_CACHE)": ("bm25_vocabulary", "document_frequency",
-                                                                      "passage_cache")}
+               "letters": ("letters", "letter_table", "letter_columns"),
+               "fixed (vocabulary; caches bounded by PASSAGE_CACHE and LETTER_CACHE)": (
+                   "bm25_vocabulary", "document_frequency", "passage_cache", "letter_cache")}
 
 
 def measure(path: Path, questions: list[str]) -> dict:
@@ -120,6 +123,7 @@ def measure(path: Path, questions: list[str]) -> dict:
     searcher = Searcher(index, embedder)
     for q in questions:
         qs.search(searcher, q, k=10)
+    qs.search(searcher, questions[0], k=10, filters=qs.Filters(date_from="1900"))  # the filters' letter columns
     searcher.term_frequency  # the answer's idf weights
     searched = status()
     n = len(index.passages)
@@ -132,7 +136,6 @@ def measure(path: Path, questions: list[str]) -> dict:
             "load_s": round(load_s, 2), "questions_searched": len(questions),
             "bytes_per_passage": {"total": round(sum(parts.values()) / n, 1),
                                   **{k: round(v / n, 1) for k, v in parts.items()}},
-            "bytes_per_passage_without_letters": round((sum(parts.values()) - parts["letters"]) / n, 1),
             "scales_with": {kind: round(sum(parts.get(k, 0) for k in keys) / n, 1) for kind, keys in SCALES_WITH.items()},
             "on_disk_bytes_per_passage": {"total": round(sum(on_disk.values()) / n, 1),
                                           "sentence_vectors": round(sum(v for k, v in on_disk.items()

@@ -1,9 +1,11 @@
 """The index's layout at scale: what keeps an index of a million passages within ~1,000 bytes a passage in
 memory (docs/PERFORMANCE.md, "search() at 1M passages").
 
-  passages.jsonl + passage_offsets.npy   passages read from disk by number (`LazyPassages`): an int64 byte
-                                         offset a passage (and the file's end), plus passage_places.npy
-                                         (int32 letter number, start) to find a passage by its id
+  passages.jsonl + passage_offsets.npy   passages read from disk by number (index.lazy.LazyPassages): an
+                                         int64 byte offset a passage (and the file's end), plus
+                                         passage_places.npy (int32 letter number, start) to find one by its id
+  letters.jsonl + letter_offsets.npy     letters read from disk by id (index.lazy.LazyLetters), letter_ids.json
+                                         their ids
   sentences.f16.npy                      sentence vectors as float16, memory-mapped (`DiskVectors`): search
                                          scores only its top passages' sentences from them (qa.search)
 
@@ -13,8 +15,8 @@ as Python objects: that is what the default index's quality figures were measure
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -25,11 +27,13 @@ SCALE_FROM = 50_000  # vectors: from here, passage vectors go to IVF-SQ8 (index.
 # vectors to a float16 file on disk instead of a faiss index. Below it an exact flat index costs at most ~75 MB
 # (1,536 bytes a vector) and keeps the default index's figures; above it IVF-SQ8 sentences would cost ~2.2 KB a
 # passage in memory at 5.65 sentences a passage, the float16 file none (bench/scale_million.py: p95 75-95 ms
-# and 95.5 % of exact search's top 10 at 1M passages). Passages are read lazily from the same size.
+# and 95.5 % of exact search's top 10 at 1M passages). From as many passages, passages and letters are read from
+# disk when asked for (in memory, the letters' text alone was 1.8 KB a passage on the large index).
 OFFSETS = "passage_offsets.npy"
 PLACES = "passage_places.npy"
+LETTER_OFFSETS = "letter_offsets.npy"
+LETTER_IDS = "letter_ids.json"
 SENTENCES_F16 = "sentences.f16.npy"
-PASSAGE_CACHE = 4096  # passages kept parsed (a search reads 10-50; an answer re-reads the same ones)
 WRITE_ROWS = 100_000  # float32 rows converted to float16 at a time (~150 MB)
 
 
@@ -47,125 +51,68 @@ def passage_from_row(row: dict, letters: Mapping[str, Letter]) -> Passage:
                    tuple(tuple(s) for s in row["clean_sentences"]), tuple(row["sentence_paragraphs"]))
 
 
+def _write_lines(file: Path, rows) -> np.ndarray:
+    """Write each row as a JSON line; the int64 byte offset of each line, and the file's end."""
+    offsets = [0]
+    with open(file, "wb") as f:
+        for row in rows:
+            f.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
+            offsets.append(f.tell())
+    return np.array(offsets, dtype=np.int64)
+
+
+def write_letters(folder: Path, letters: Sequence[Letter]) -> None:
+    """letters.jsonl, its byte offsets and the letters' ids in its order."""
+    np.save(folder / LETTER_OFFSETS, _write_lines(folder / "letters.jsonl", (asdict(letter) for letter in letters)))
+    (folder / LETTER_IDS).write_text(json.dumps([letter.id for letter in letters], ensure_ascii=False), encoding="utf-8")
+
+
 def write_passages(folder: Path, passages: Sequence[Passage], letter_ids: Sequence[str]) -> None:
     """passages.jsonl, its byte offsets and each passage's (letter number, start); letters numbered as
     `letter_ids` (letters.jsonl's order)."""
     number = {letter_id: i for i, letter_id in enumerate(letter_ids)}
-    offsets = np.zeros(len(passages) + 1, dtype=np.int64)
-    places = np.zeros((len(passages), 2), dtype=np.int32)
-    with open(folder / "passages.jsonl", "wb") as f:
-        for i, p in enumerate(passages):
-            f.write((json.dumps(passage_row(p), ensure_ascii=False) + "\n").encode("utf-8"))
-            offsets[i + 1] = f.tell()
-            places[i] = number[p.letter_id], p.start
-    np.save(folder / OFFSETS, offsets)
-    np.save(folder / PLACES, places)
+    np.save(folder / OFFSETS, _write_lines(folder / "passages.jsonl", (passage_row(p) for p in passages)))
+    np.save(folder / PLACES, np.array([(number[p.letter_id], p.start) for p in passages], dtype=np.int32).reshape(-1, 2))
+
+
+def scan_lines(file: Path, pick) -> tuple[np.ndarray, list]:
+    """(offsets, `pick(row)` of each row) of a JSON-lines file saved without offsets: one pass over it."""
+    offsets, values, at = [0], [], 0
+    with open(file, "rb") as f:
+        for line in f:
+            values.append(pick(json.loads(line)))
+            at += len(line)
+            offsets.append(at)
+    return np.array(offsets, dtype=np.int64), values
 
 
 def scan_passages(file: Path, letter_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """(offsets, places) of an index saved without them (before this layout): one pass over the file."""
     number = {letter_id: i for i, letter_id in enumerate(letter_ids)}
-    offsets, places, at = [0], [], 0
-    with open(file, "rb") as f:
-        for line in f:
-            row = json.loads(line)
-            at += len(line)
-            offsets.append(at)
-            places.append((number[row["letter_id"]], row["start"]))
-    return np.array(offsets, dtype=np.int64), np.array(places, dtype=np.int32).reshape(-1, 2)
+    offsets, places = scan_lines(file, lambda row: (number[row["letter_id"]], row["start"]))
+    return offsets, np.array(places, dtype=np.int32).reshape(-1, 2)
+
+
+def check_offsets(folder: Path, name: str, offsets: np.ndarray, fix: str) -> None:
+    """Raise ValueError naming the file `name` unless `offsets` are those of the lines of the file it indexes."""
+    lines = folder / ("letters.jsonl" if name == LETTER_OFFSETS else "passages.jsonl")
+    size = lines.stat().st_size
+    if offsets.ndim != 1 or len(offsets) < 1 or offsets[0] != 0 or offsets[-1] != size or np.any(np.diff(offsets) <= 0):
+        raise ValueError(f"index file {folder / name} does not fit {lines.name} ({size} bytes); {fix}")
+
+
+def check_letter_table(folder: Path, offsets: np.ndarray, ids: list, fix: str) -> None:
+    """Raise ValueError naming the file unless the letters' offsets and ids fit letters.jsonl."""
+    check_offsets(folder, LETTER_OFFSETS, offsets, fix)
+    if not isinstance(ids, list) or len(ids) != len(offsets) - 1:
+        raise ValueError(f"index file {folder / LETTER_IDS} does not list the {len(offsets) - 1} letters; {fix}")
 
 
 def check_table(folder: Path, offsets: np.ndarray, places: np.ndarray, fix: str) -> None:
     """Raise ValueError naming the file unless offsets and places fit passages.jsonl."""
-    size = (folder / "passages.jsonl").stat().st_size
-    if offsets.ndim != 1 or len(offsets) < 1 or offsets[0] != 0 or offsets[-1] != size or np.any(np.diff(offsets) <= 0):
-        raise ValueError(f"index file {folder / OFFSETS} does not fit passages.jsonl ({size} bytes); {fix}")
+    check_offsets(folder, OFFSETS, offsets, fix)
     if places.shape != (len(offsets) - 1, 2):
         raise ValueError(f"index file {folder / PLACES} has {len(places)} rows for {len(offsets) - 1} passages; {fix}")
-
-
-class LazyPassages(Sequence):
-    """The passages of passages.jsonl by number, each parsed when asked for (the last PASSAGE_CACHE kept);
-    what stays in memory is 16 bytes a passage (offset, letter number, start). Iterating streams the file."""
-
-    def __init__(self, file: Path, offsets: np.ndarray, places: np.ndarray, letters: Mapping[str, Letter]):
-        self.file, self.offsets, self.places, self.letters = Path(file), offsets, places, letters
-        self.letter_ids = list(letters)
-        self.letter_number = {letter_id: i for i, letter_id in enumerate(self.letter_ids)}
-        self._cache: OrderedDict[int, Passage] = OrderedDict()
-        keys = places[:, 0].astype(np.int64) << 32 | places[:, 1].astype(np.int64)
-        self._order = None if np.all(keys[1:] >= keys[:-1]) else np.argsort(keys, kind="stable").astype(np.int32)
-        self._keys = keys if self._order is None else keys[self._order]
-
-    @property
-    def letter_of(self) -> np.ndarray:
-        """int32 per passage: its letter's number in the letters' order (what qa.hints numbers letters by)."""
-        return self.places[:, 0]
-
-    def __len__(self) -> int:
-        return len(self.offsets) - 1
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        i = int(i) + (len(self) if int(i) < 0 else 0)
-        if not 0 <= i < len(self):
-            raise IndexError(f"passage {i} of {len(self)}")
-        passage = self._cache.get(i)
-        if passage is None:
-            with open(self.file, "rb") as f:
-                f.seek(int(self.offsets[i]))
-                passage = passage_from_row(json.loads(f.read(int(self.offsets[i + 1] - self.offsets[i]))), self.letters)
-            self._cache[i] = passage
-            if len(self._cache) > PASSAGE_CACHE:
-                self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(i)
-        return passage
-
-    def __iter__(self):
-        with open(self.file, "rb") as f:
-            for line in f:
-                yield passage_from_row(json.loads(line), self.letters)
-
-    def number(self, passage_id: str) -> int:
-        """The row of the passage with this id ("letter#start"); KeyError when there is none."""
-        letter_id, _, start = passage_id.rpartition("#")
-        if letter_id not in self.letter_number or not start.isdigit():
-            raise KeyError(passage_id)
-        key = self.letter_number[letter_id] << 32 | int(start)
-        at = int(np.searchsorted(self._keys, key))
-        if at == len(self._keys) or self._keys[at] != key:
-            raise KeyError(passage_id)
-        return at if self._order is None else int(self._order[at])
-
-    def nbytes(self) -> int:
-        """Bytes held besides the cached passages: offsets, places and the sorted keys."""
-        extra = 0 if self._order is None else self._order.nbytes + self._keys.nbytes
-        return self.offsets.nbytes + self.places.nbytes + extra
-
-
-class PassageNumbers(Mapping):
-    """Passage id -> row, for LazyPassages (a dict of a million ids would cost ~100 bytes a passage)."""
-
-    def __init__(self, passages: LazyPassages):
-        self.passages = passages
-
-    def __getitem__(self, passage_id: str) -> int:
-        return self.passages.number(passage_id)
-
-    def __iter__(self):
-        return (p.id for p in self.passages)
-
-    def __len__(self) -> int:
-        return len(self.passages)
-
-
-class PassagesById(PassageNumbers):
-    """Passage id -> passage, for LazyPassages."""
-
-    def __getitem__(self, passage_id: str) -> Passage:
-        return self.passages[self.passages.number(passage_id)]
 
 
 def write_sentence_file(folder: Path, vectors: np.ndarray) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -94,6 +94,26 @@ class SavedBM25:
         return posting_sums(self.scores, [self.vocab_dict[t] for t in terms if t in self.vocab_dict])
 
 
+class DocumentFrequency(Mapping):
+    """Term -> the number of passages holding it, read from the BM25 matrix's column bounds (a dict of it cost
+    ~390 bytes a passage on the large index)."""
+
+    def __init__(self, vocab: dict[str, int], indptr: np.ndarray):
+        self.vocab, self.indptr = vocab, indptr
+
+    def __getitem__(self, term: str) -> int:
+        i = self.vocab[term]
+        if i + 1 >= len(self.indptr):
+            raise KeyError(term)
+        return int(self.indptr[i + 1] - self.indptr[i])
+
+    def __iter__(self):
+        return (t for t, i in self.vocab.items() if i + 1 < len(self.indptr))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 CLOSE_TERMS_KEPT = 50_000  # unknown question terms whose closest vocabulary words are remembered
 
 
@@ -105,11 +125,10 @@ class Lexical:
     vocab: tuple[str, ...]
     close: dict[str, list[str]] = field(default_factory=dict, repr=False)  # unknown term -> closest words
 
-    def document_frequency(self) -> tuple[dict[str, int], int]:
+    def document_frequency(self) -> tuple[Mapping[str, int], int]:
         """Per analysed term, the number of passages holding it; and the number of passages."""
-        indptr = np.asarray(self.bm25.scores["indptr"])
-        return ({t: int(indptr[i + 1] - indptr[i]) for t, i in self.bm25.vocab_dict.items() if i + 1 < len(indptr)},
-                int(self.bm25.scores["num_docs"]))
+        return DocumentFrequency(self.bm25.vocab_dict, np.asarray(self.bm25.scores["indptr"])), \
+            int(self.bm25.scores["num_docs"])
 
     @classmethod
     def build(cls, texts: list[str]) -> "Lexical":

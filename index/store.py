@@ -2,7 +2,8 @@
 
     INDEX/manifest.json        format version, model and fingerprint, dimension, chunking settings,
                                corpus fingerprint, creation time, the files of the current generation
-    INDEX/gen-<id>/letters.jsonl, passages.jsonl, passage_offsets.npy, passage_places.npy, passages.faiss,
+    INDEX/gen-<id>/letters.jsonl, letter_offsets.npy, letter_ids.json, passages.jsonl, passage_offsets.npy,
+                   passage_places.npy, passages.faiss,
                    sentences.faiss (or, from index.layout.SCALE_FROM vectors, sentences.f16.npy),
                    sentence_owner.npy, lexical/ (bm25s)
 
@@ -17,15 +18,17 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from corpus.models import Letter, Passage
 from index.embed import INT8_SUFFIX, Embedder
-from index.layout import (OFFSETS, PLACES, SCALE_FROM, SENTENCES_F16, DiskVectors, LazyPassages, check_table,
-                          passage_from_row, passage_row, scan_passages, write_passages)
+from index.layout import (LETTER_IDS, LETTER_OFFSETS, OFFSETS, PLACES, SCALE_FROM, SENTENCES_F16, DiskVectors,
+                          check_letter_table, check_table, passage_from_row, scan_lines, scan_passages, write_letters,
+                          write_passages)
+from index.lazy import LazyLetters, LazyPassages
 from index.lexical import Lexical
 
 FORMAT_VERSION = 4
@@ -78,12 +81,6 @@ def _fsync_tree(folder: Path) -> None:
         os.close(fd)
 
 
-def write_jsonl(path: Path, rows) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-
 def save_index(path: Path, manifest: dict, letters: list[Letter], passages: list[Passage],
                write_arrays) -> Path:
     """Write a new generation with `write_arrays(folder)` adding the vector and lexical files, then
@@ -93,7 +90,7 @@ def save_index(path: Path, manifest: dict, letters: list[Letter], passages: list
     generation = f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     folder = path / generation
     folder.mkdir()
-    write_jsonl(folder / "letters.jsonl", (asdict(letter) for letter in letters))
+    write_letters(folder, letters)
     write_passages(folder, passages, [letter.id for letter in letters])
     write_arrays(folder)
     files = {}
@@ -168,6 +165,16 @@ def read_passages(folder: Path, letters: dict[str, Letter]) -> list[Passage]:
         return [passage_from_row(json.loads(line), letters) for line in f]
 
 
+def lazy_letters(folder: Path, fix: str) -> LazyLetters:
+    """The letters read from disk by id; an index saved without their offsets is scanned once for them."""
+    if (folder / LETTER_OFFSETS).exists():
+        offsets, ids = np.load(folder / LETTER_OFFSETS), json.loads((folder / LETTER_IDS).read_text(encoding="utf-8"))
+    else:
+        offsets, ids = scan_lines(folder / "letters.jsonl", lambda row: row["id"])
+    check_letter_table(folder, offsets, ids, fix)
+    return LazyLetters(folder / "letters.jsonl", offsets, ids)
+
+
 def lazy_passages(folder: Path, letters: dict[str, Letter], fix: str) -> LazyPassages:
     """The passages read from disk by number; an index saved without offsets is scanned once for them."""
     if (folder / OFFSETS).exists():
@@ -196,8 +203,9 @@ def load_index(path: Path, embedder: Embedder | None = None, deep_check: bool = 
     folder = verify_files(path, manifest, deep=deep_check)
     fix = f"rebuild it with: kamerqa index --index {path}"
     try:
-        letters = read_letters(folder)
-        passages = lazy_passages(folder, letters, fix) if is_scale(manifest) else read_passages(folder, letters)
+        scale = is_scale(manifest)
+        letters = lazy_letters(folder, fix) if scale else read_letters(folder)
+        passages = lazy_passages(folder, letters, fix) if scale else read_passages(folder, letters)
         vectors = faiss.read_index(str(folder / "passages.faiss"))
         sentence_vectors = sentence_owner = None
         if (folder / "sentences.faiss").exists():

@@ -129,7 +129,7 @@ def letter_facts(letters: dict[str, Letter], passages: list[Passage]) -> LetterF
         signer = re.search(r"\(([^)]+)\)", letter.sender)
         for word in re.findall(r"[A-Za-zÀ-ÿ]{4,}", signer.group(1)) if signer else ():
             names.setdefault(fold(word), []).append(letter.id)
-    number = {letter_id: i for i, letter_id in enumerate(letters)}
+    number = getattr(letters, "numbers", None) or {letter_id: i for i, letter_id in enumerate(letters)}
     dates = [letter.date for letter in letters.values()]
     year = np.array([int(d[:4]) if d[:4].isdigit() else 0 for d in dates], dtype=np.int16)
     month = np.array([int(d[5:7]) if d[5:7].isdigit() else 0 for d in dates], dtype=np.int8)

@@ -236,22 +236,22 @@ def filter_mask(index: Searcher, filters: Filters) -> np.ndarray | None:
     if not (filters.date_from or filters.date_to or filters.sender or filters.dossier or filters.letters
             or filters.exclude_letters):
         return None
-    keep = {}
-    for letter in index.letters.values():
-        ok = letter.id not in filters.exclude_letters
-        if filters.date_from and (not letter.date or letter.date < hints.date_floor(filters.date_from)):
-            ok = False
-        if filters.date_to and (not letter.date or letter.date > hints.date_ceiling(filters.date_to)):
-            ok = False
-        if filters.sender and filters.sender.lower() not in letter.sender.lower():
-            ok = False
-        if filters.dossier and re.sub(r"\s", "", filters.dossier) != re.sub(r"\s", "", letter.dossier):
-            ok = False
-        if filters.letters and letter.id not in filters.letters:
-            ok = False
-        keep[letter.id] = ok
-    facts = index.facts  # each passage's letter by number: no passage is read
-    return np.array([keep[letter_id] for letter_id in facts.letter_number], dtype=bool)[facts.letter_of]
+    columns, facts = index.letter_columns, index.facts  # per letter, by number: no letter or passage is read
+    keep = np.ones(len(facts.letter_number), dtype=bool)
+    if filters.date_from:
+        floor = hints.date_floor(filters.date_from)
+        keep &= columns.where("date", lambda date: date and date >= floor)
+    if filters.date_to:
+        ceiling = hints.date_ceiling(filters.date_to)
+        keep &= columns.where("date", lambda date: date and date <= ceiling)
+    if filters.sender:
+        keep &= columns.where("sender", lambda sender: filters.sender.lower() in sender.lower())
+    if filters.dossier:
+        keep &= columns.where("dossier", lambda dossier: re.sub(r"\s", "", filters.dossier) == re.sub(r"\s", "", dossier))
+    if filters.letters:
+        keep &= np.isin(np.arange(len(keep)), [facts.letter_number[i] for i in filters.letters if i in facts.letter_number])
+    keep[[facts.letter_number[i] for i in filters.exclude_letters if i in facts.letter_number]] = False
+    return keep[facts.letter_of]
 
 
 def search(index: Searcher, question: str, k: int = 10, retriever: str = DEFAULT_RETRIEVER,

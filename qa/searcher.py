@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from index.embed import Embedder, load_embedder
-from index.layout import LazyPassages, PassageNumbers, PassagesById
+from index.lazy import LazyPassages, LetterColumns, PassageNumbers, PassagesById, letter_columns
 from index.store import Index, check_model, default_index_dir, load_index, read_manifest
 from qa import hints
 
@@ -139,6 +139,11 @@ class Searcher:
     def term_frequency(self) -> tuple[dict[str, int], int]:
         """Passages holding each analysed term, and the number of passages (quote choice, abstention)."""
         return self.index.lexical.document_frequency()
+
+    @cached_property
+    def letter_columns(self) -> LetterColumns:
+        """Each letter's date, sender and dossier as codes (what the search filters compare)."""
+        return letter_columns(self.index.letters.values())
 
     @cached_property
     def facts(self) -> hints.LetterFacts:

@@ -14,7 +14,8 @@ from corpus.readers import read_corpus
 from index import build
 from index.build import BuildSettings, build_index
 from index.embed import fake_embedder
-from index.store import MANIFEST, load_index, passage_row
+from index.layout import passage_row
+from index.store import MANIFEST, load_index
 from tests.test_crash import write_letters
 
 

@@ -11,10 +11,12 @@ import pytest
 from corpus.readers import read_corpus
 from index.build import build_index
 from index.embed import fake_embedder
-from index.layout import OFFSETS, PLACES, SENTENCES_F16, DiskVectors, LazyPassages
+from index.layout import LETTER_IDS, LETTER_OFFSETS, OFFSETS, PLACES, SENTENCES_F16, DiskVectors
+from index.lazy import LazyLetters, LazyPassages
 from index.store import MANIFEST, IndexError_, load_index
 from qa.answer import compose_answer
-from qa.search import Filters, open_index, search
+from qa import hints
+from qa.search import Filters, filter_mask, open_index, search
 from tests.test_crash import write_letters
 
 TOP1_SHARE = 0.95  # questions whose first hit must be the flat layout's (SQ8 passage codes, float16 sentences)
@@ -41,14 +43,18 @@ def test_the_scale_layout_is_written_and_loaded(layouts):
     assert scale.manifest["sentence_vectors"] == "float16-file" and flat.manifest["sentence_vectors"] == "flat"
     assert scale.manifest["faiss"].startswith("ivf") and flat.manifest["faiss"] == "flat"
     assert isinstance(scale.passages, LazyPassages) and isinstance(flat.passages, list)
+    assert isinstance(scale.letters, LazyLetters) and isinstance(flat.letters, dict)
     assert isinstance(scale.sentence_vectors, DiskVectors)
     assert np.load(_generation(scale.path) / "lexical" / "data.csc.index.npy").dtype == np.float16
     sentences = flat.sentence_vectors.reconstruct_n(0, flat.sentence_vectors.ntotal)
     assert np.abs(scale.sentence_matrix[np.arange(len(sentences))] - sentences).max() < 1e-3  # float16 rounding
 
 
-def test_lazy_passages_equal_the_eager_ones(layouts):
+def test_lazy_passages_and_letters_equal_the_eager_ones(layouts):
     flat, scale = layouts
+    assert list(scale.letters) == list(flat.letters) and list(scale.letters.values()) == list(flat.letters.values())
+    assert all(scale.letters[i] == flat.letters[i] for i in reversed(list(flat.letters)))
+    assert "no-such-letter" not in scale.letters and len(scale.letters) == len(flat.letters)
     assert len(scale.passages) == len(flat.passages) and list(scale.passages) == flat.passages
     for i in list(range(len(flat.passages)))[::-1]:  # by number, backwards (not the file's order)
         assert scale.passages[i] == flat.passages[i]
@@ -75,19 +81,40 @@ def test_the_scale_layout_finds_what_the_flat_one_finds(layouts):
         assert (a["abstained"], a["text"], a["quotes"]) == (b["abstained"], b["text"], b["quotes"])
 
 
-def test_filters_on_lazy_passages_keep_the_same_letters(layouts):
+def _letters_passing(letters, f: Filters) -> set[str]:
+    """The filters' meaning, letter by letter (as qa.search.filter_mask was written before it used columns)."""
+    def ok(letter) -> bool:
+        squeeze = lambda text: "".join(text.split())  # noqa: E731
+        return (letter.id not in f.exclude_letters and (not f.letters or letter.id in f.letters)
+                and (not f.date_from or bool(letter.date) and letter.date >= hints.date_floor(f.date_from))
+                and (not f.date_to or bool(letter.date) and letter.date <= hints.date_ceiling(f.date_to))
+                and f.sender.lower() in letter.sender.lower() and (not f.dossier or squeeze(f.dossier) == squeeze(letter.dossier)))
+    return {letter.id for letter in letters.values() if ok(letter)}
+
+
+def test_filters_keep_the_letters_they_name_in_both_layouts(layouts):
     flat, scale = layouts
-    letter = flat.passages[0].letter_id
-    for filters in (Filters(letters=(letter,)), Filters(exclude_letters=(letter,)), Filters(date_from="2100")):
+    some, sizes = flat.letters[flat.passages[0].letter_id], set()
+    for filters in (Filters(letters=(some.id,)), Filters(exclude_letters=(some.id, "no-such-letter")),
+                    Filters(date_from=some.date[:4]), Filters(date_to=some.date), Filters(date_from="2100"),
+                    Filters(sender=some.sender[3:9].upper()), Filters(dossier=some.dossier or "1 2"),
+                    Filters(date_from="2000", date_to="2020", exclude_letters=(some.id,))):
+        expected = _letters_passing(flat.letters, filters)
+        for index in (flat, scale):
+            mask = filter_mask(index, filters)
+            assert {p.letter_id for p, keep in zip(flat.passages, mask) if keep} == expected, filters
+        sizes.add(len(expected))
+    assert {0, 1, len(flat.letters) - 1} <= sizes and len(sizes) >= 4  # the filters do keep and drop letters
+    for filters in (Filters(letters=(some.id,)), Filters(exclude_letters=(some.id,)), Filters(date_from="2100")):
         a = {h.passage.id for h in search(flat, "begroting", k=1000, filters=filters)}
         assert a == {h.passage.id for h in search(scale, "begroting", k=1000, filters=filters)}
-        assert {i.split("#")[0] == letter for i in a} <= {filters.letters == (letter,)}
+        assert {i.split("#")[0] == some.id for i in a} <= {filters.letters == (some.id,)}
 
 
 def _drop_offsets(path):
     """The index as saved before the layout at scale: no offsets or places files in it or its manifest."""
     manifest = json.loads((path / MANIFEST).read_text())
-    for name in (OFFSETS, PLACES):
+    for name in (OFFSETS, PLACES, LETTER_OFFSETS, LETTER_IDS):
         (_generation(path) / name).unlink()
         del manifest["files"][name]
     (path / MANIFEST).write_text(json.dumps(manifest))
@@ -99,7 +126,7 @@ def test_an_index_without_offsets_still_opens(layouts):
     _drop_offsets(scale.path)  # scale layout: the offsets are found by one pass over passages.jsonl
     again = load_index(scale.path)
     assert isinstance(again.passages, LazyPassages) and list(again.passages) == flat.passages
-    assert (again.passages.offsets == scale.passages.offsets).all()
+    assert (again.passages.offsets == scale.passages.offsets).all() and dict(again.letters) == flat.letters
     manifest = _drop_offsets(flat.path)  # an old small index (no scale_from in its manifest): passages as a list
     manifest.pop("scale_from"), manifest.pop("sentence_vectors")
     (flat.path / MANIFEST).write_text(json.dumps(manifest))
@@ -109,6 +136,7 @@ def test_an_index_without_offsets_still_opens(layouts):
 @pytest.mark.parametrize("name, damage", [
     (OFFSETS, lambda a: a[::-1].copy()),  # the same size, other values
     (PLACES, lambda a: a[:-1]),  # a row short
+    (LETTER_OFFSETS, lambda a: a + 1),
 ])
 def test_a_damaged_offsets_file_names_the_file_and_the_fix(layouts, name, damage):
     _, scale = layouts
