@@ -4,8 +4,8 @@ and the process's resident memory before and after loading. Prints one JSON obje
 
     python bench/index_memory.py --index /work/idx/layout-large [--questions ../shared/eval/dev_questions.jsonl]
 
-Parts: passage vectors (faiss: codes, ids, centroids, and the IVF direct map search() makes to re-score
-candidates), sentence vectors held in memory (0 for the float16 file, whose size on disk is given apart),
+Parts: passage vectors (faiss's serialised size: codes, ids, centroids, and the IVF direct map search()
+makes to re-score candidates), sentence vectors held in memory (0 for the float16 file, whose size on disk is given apart),
 sentence owners and bounds, BM25 (score matrix: data, indices, indptr; vocabulary; the document frequencies
 the answer caches), the passages (at scale: byte offsets, letter numbers and starts, and the parsed passages
 the cache holds; else the Python objects), the hints' per-passage facts, the letters (at scale: their ids
@@ -21,6 +21,8 @@ import json
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -39,16 +41,6 @@ def status() -> dict:
     fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
     mb = lambda k: round(int(fields[k].split()[0]) / 1024, 1)  # noqa: E731
     return {"rss_mb": mb("VmRSS"), "anon_mb": mb("RssAnon"), "file_mb": mb("RssFile"), "peak_mb": mb("VmHWM")}
-
-
-def ivf_direct_map_bytes(vectors) -> int:
-    """The int64 a vector faiss keeps once search() asked for rows of an IVF index (make_direct_map)."""
-    import faiss
-
-    if "IVF" not in type(vectors).__name__:
-        return 0
-    ivf = faiss.extract_index_ivf(vectors)
-    return 8 * ivf.ntotal if ivf.direct_map.type != faiss.DirectMap.NoMap else 0
 
 
 def python_bytes(obj) -> int:
@@ -85,14 +77,16 @@ def parts_of(searcher: Searcher) -> dict:
     bm25, facts = searcher.lexical.bm25, searcher.facts
     cached = searcher.__dict__
     parts = {
-        "passage_vectors": faiss_bytes(searcher.vectors) + ivf_direct_map_bytes(searcher.vectors),
-        "sentence_vectors": faiss_bytes(searcher.sentence_vectors) + ivf_direct_map_bytes(searcher.sentence_vectors),
-        "sentence_owner": searcher.sentence_owner.nbytes if searcher.sentence_owner is not None else 0,
+        "passage_vectors": faiss_bytes(searcher.vectors),  # serialised: with the direct map search() made
+        "sentence_vectors": faiss_bytes(searcher.sentence_vectors),
+        "sentence_owner": 0 if searcher.sentence_owner is None or isinstance(searcher.sentence_owner, np.memmap)
+        else searcher.sentence_owner.nbytes,  # memory-mapped with the float16 sentence file: on disk
         "sentence_bounds": sum(a.nbytes for a in [cached.get("sentence_bounds")] + list(cached.get("sentence_segments", ()))
                                if a is not None),
         "exact_search_matrices": searcher.cached_bytes(),
         "bm25_matrix": sum(v.nbytes for v in bm25.scores.values() if hasattr(v, "nbytes")),
-        "bm25_vocabulary": python_bytes((bm25.vocab_dict, searcher.lexical.vocab)),  # the same term strings
+        "bm25_vocabulary": bm25.vocab_dict.nbytes() if hasattr(bm25.vocab_dict, "nbytes")  # index.vocabulary
+        else python_bytes((bm25.vocab_dict, searcher.lexical.vocab)),  # a dict and a tuple of the same strings
         "document_frequency": python_bytes(cached["term_frequency"]) if "term_frequency" in cached else 0,
         **passage_parts(searcher),
         "hint_facts": facts.year.nbytes + facts.month.nbytes
@@ -139,7 +133,8 @@ def measure(path: Path, questions: list[str]) -> dict:
             "scales_with": {kind: round(sum(parts.get(k, 0) for k in keys) / n, 1) for kind, keys in SCALES_WITH.items()},
             "on_disk_bytes_per_passage": {"total": round(sum(on_disk.values()) / n, 1),
                                           "sentence_vectors": round(sum(v for k, v in on_disk.items()
-                                                                        if k.startswith("sentences")) / n, 1)},
+                                                                        if k.startswith("sentences")) / n, 1),
+                                          "sentence_owner": round(on_disk.get("sentence_owner.npy", 0) / n, 1)},
             "rss_mb": {"model_loaded": before, "after_load_index": loaded, "after_searches": searched,
                        "load_index_growth_anon_mb": round(loaded["anon_mb"] - before["anon_mb"], 1),
                        "load_and_search_growth_anon_mb": round(searched["anon_mb"] - before["anon_mb"], 1)}}

@@ -10,7 +10,7 @@ sentences are the template's real sentence vectors (from the embedding cache: th
 vectors) moved by the same offset, renormalised and kept as float16 in a file on disk (`--work`); their
 BM25 row is the template's row of the real BM25 matrix (postings per passage as in real text, posting
 lists 1/real-share longer); their letter is the template's (real dates and senders for the hints).
-Passage objects are made on demand from the template (`LazyPassages`), never all held.
+Passage objects are made on demand from the template (`GrownPassages`), never all held.
 
 Exact reference: flat cosines of every passage and every sentence (the float16 file streamed in chunks),
 combined as `qa.search.hybrid_scores` combines them, run through `search()` itself as a retriever
@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import qa.search as qs  # noqa: E402
 from bench.sentence_ann import exact_sentences  # noqa: E402
 from index.build import choose_faiss_index, faiss_kind  # noqa: E402
+from index.layout import DiskVectors  # noqa: E402
 from index.store import Index  # noqa: E402
 from qa import hints  # noqa: E402
 from qa.cli_bench import _spread, mixtures  # noqa: E402
@@ -49,7 +50,7 @@ ROUNDS = 3
 CHUNK = 50_000  # passages generated / streamed at a time (~2 GB of float32 sentence rows at most)
 
 
-class LazyPassages:
+class GrownPassages:
     """Passage i: the real passage i, or (beyond the real ones) its template's with a new id."""
 
     def __init__(self, real: list, template: np.ndarray):
@@ -66,15 +67,9 @@ class LazyPassages:
         return (self.real[t] for t in self.template)
 
 
-class DiskRows:
-    """float16 sentence vectors in a file, rows read on demand as float32 (search()'s `sentence_matrix`)."""
-
-    def __init__(self, array: np.ndarray):
-        self.array = array
-        self.ntotal = len(array)
-
-    def __getitem__(self, rows) -> np.ndarray:
-        return np.asarray(self.array[np.asarray(rows)], dtype=np.float32)
+def disk_rows(array: np.ndarray) -> DiskVectors:
+    """The float16 file behind the memory-mapped `array`, as `kamerqa index` keeps sentence vectors at scale."""
+    return DiskVectors(Path(array.filename), array.shape[1], "the bench writes it again: rerun it")
 
 
 def grow(real: Searcher, exact_s: np.ndarray, n: int, work: Path, seed: int = 0):
@@ -167,7 +162,7 @@ def sentence_store(kind: str, sentences: np.ndarray):
 
     d = sentences.shape[1]
     if kind == "top-disk":
-        return DiskRows(sentences)
+        return disk_rows(sentences)
     sample = np.sort(np.random.default_rng(0).choice(len(sentences), min(len(sentences), 200_000), replace=False))
     if kind == "top-sq8":
         index = faiss.IndexScalarQuantizer(d, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
@@ -206,15 +201,15 @@ def memory_parts(searcher: Searcher, store, n: int) -> dict:
     bm25 = searcher.lexical.bm25.scores
     facts = searcher.facts
     parts = {"passage_vectors": faiss_bytes(searcher.vectors),
-             "sentence_vectors": 0 if isinstance(store, DiskRows) else faiss_bytes(store),
+             "sentence_vectors": 0 if isinstance(store, DiskVectors) else faiss_bytes(store),
              "sentence_owner": searcher.sentence_owner.nbytes, "sentence_bounds": searcher.sentence_bounds.nbytes,
              "bm25_matrix": sum(v.nbytes for v in bm25.values() if hasattr(v, "nbytes")),
              "hint_facts": facts.year.nbytes + facts.month.nbytes + facts.letter_of.nbytes,
              "passage_locator": searcher.passages.template.nbytes}
     out = {"total": round(sum(parts.values()) / n, 1), **{k: round(v / n, 1) for k, v in parts.items()}}
-    if isinstance(store, DiskRows):
+    if isinstance(store, DiskVectors):
         out["on_disk_sentence_vectors"] = round(store.array.nbytes / n, 1)
-    if isinstance(searcher.__dict__.get("passage_matrix"), DiskRows):
+    if isinstance(searcher.__dict__.get("passage_matrix"), DiskVectors):
         out["on_disk_passage_vectors"] = round(searcher.__dict__["passage_matrix"].array.nbytes / n, 1)
     return out
 
@@ -233,10 +228,10 @@ def read_questions(path: Path) -> list[str]:
 def make_searcher(real: Searcher, passages, pindex, store, owner, lexical, passage_rows=None) -> Searcher:
     searcher = Searcher(Index(real.path, dict(real.manifest), real.letters, passages, pindex, store, owner, lexical),
                         real.embedder)
-    if isinstance(store, DiskRows):
+    if isinstance(store, DiskVectors):
         searcher.__dict__["sentence_matrix"] = store
     if passage_rows is not None:  # candidates re-scored from float16 rows on disk, not from the SQ8 codes
-        searcher.__dict__["passage_matrix"] = DiskRows(passage_rows)
+        searcher.__dict__["passage_matrix"] = disk_rows(passage_rows)
     return searcher
 
 
@@ -265,7 +260,7 @@ def reference(args, real: Searcher, questions: list[str], judged: list[str], log
     passage_rows[:] = vectors
     passage_rows.flush()
     base |= {"passage_index": faiss_kind(passage_index), "passage_index_s": round(time.perf_counter() - started, 1)}
-    passages = LazyPassages(real.passages, template)
+    passages = GrownPassages(real.passages, template)
     searcher = make_searcher(real, passages, passage_index,
                              sentence_store("top-disk", sentences), owner, lexical32)
     qs.RETRIEVERS["exact"] = exact_retriever(texts, passage, best, lexical32)

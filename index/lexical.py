@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+from index.vocabulary import Terms, Vocabulary
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _VOWEL = "aeiouy"
@@ -82,12 +84,12 @@ class SavedBM25:
     the same."""
 
     scores: dict  # bm25s' names: data, indices, indptr (a column per term), num_docs
-    vocab_dict: dict[str, int]
+    vocab_dict: Vocabulary  # term -> column, as bm25s's dict of the same name
 
     @classmethod
     def load(cls, folder: Path, params: dict) -> "SavedBM25":
         arrays = {name: np.load(folder / f"{name}.csc.index.npy") for name in ("data", "indices", "indptr")}
-        vocab = json.loads((folder / "vocab.index.json").read_text(encoding="utf-8"))
+        vocab = Vocabulary(json.loads((folder / "vocab.index.json").read_text(encoding="utf-8")))
         return cls({**arrays, "num_docs": params["num_docs"]}, vocab)
 
     def get_scores(self, terms: list[str]) -> np.ndarray:
@@ -122,7 +124,7 @@ class Lexical:
     """A BM25 index over passages, with its vocabulary for typo expansion."""
 
     bm25: object
-    vocab: tuple[str, ...]
+    vocab: Sequence[str]  # the sorted terms: a tuple, or index.vocabulary.Terms of a saved index
     close: dict[str, list[str]] = field(default_factory=dict, repr=False)  # unknown term -> closest words
 
     def document_frequency(self) -> tuple[Mapping[str, int], int]:
@@ -150,6 +152,7 @@ class Lexical:
         params = json.loads((Path(folder) / "params.index.json").read_text())
         if params.get("method") in SUMMED_METHODS and params.get("backend", "numpy") == "numpy":
             bm25 = SavedBM25.load(Path(folder), params)
+            return cls(bm25, bm25.vocab_dict.terms())
         else:  # a variant with a score for absent terms (BM25L, BM25+): bm25s itself
             import bm25s  # (only for these: importing it pulls in numba and scipy, ~0.4 s)
 
@@ -201,7 +204,8 @@ def posting_sums(matrix: dict, term_ids: list[int]) -> np.ndarray:
     return out
 
 
-def _close_terms(term: str, vocab: tuple[str, ...], limit: int = 2, cutoff: float = 85.0) -> list[str]:
+def _close_terms(term: str, vocab, limit: int = 2, cutoff: float = 85.0) -> list[str]:
     from rapidfuzz import fuzz, process
 
-    return [m[0] for m in process.extract(term, vocab, scorer=fuzz.ratio, limit=limit, score_cutoff=cutoff)]
+    choices = vocab.as_list() if isinstance(vocab, Terms) else vocab  # strings only while scanning
+    return [m[0] for m in process.extract(term, choices, scorer=fuzz.ratio, limit=limit, score_cutoff=cutoff)]

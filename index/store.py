@@ -213,7 +213,8 @@ def load_index(path: Path, embedder: Embedder | None = None, deep_check: bool = 
         elif (folder / SENTENCES_F16).exists():
             sentence_vectors = DiskVectors(folder / SENTENCES_F16, vectors.d, fix)
         if sentence_vectors is not None:
-            sentence_owner = np.load(folder / "sentence_owner.npy")
+            on_disk = isinstance(sentence_vectors, DiskVectors)  # then the owners too: search reads its candidates'
+            sentence_owner = np.load(folder / "sentence_owner.npy", mmap_mode="r" if on_disk else None)
         index = Index(path, manifest, letters, passages, vectors, sentence_vectors, sentence_owner,
                       Lexical.load(folder / "lexical"))
     except (OSError, ValueError, KeyError, RuntimeError) as e:

@@ -162,3 +162,16 @@ def test_a_damaged_sentence_file_names_the_file_and_the_fix(layouts):
     file.write_bytes(bytes(data[:len(data) // 2]))
     with pytest.raises(IndexError_, match=rf"{SENTENCES_F16}.*truncated.*kamerqa index --index"):
         load_index(scale.path, deep_check=False)
+
+
+def test_the_compact_vocabulary_is_the_dict_it_was_made_from():
+    from index.vocabulary import Vocabulary
+
+    columns = {"": 7, "dijk": 0, "dijken": 3, "financien": 1, "één": 2, "z": 4, "ab": 5, "a": 6}
+    vocabulary = Vocabulary(columns)
+    assert dict(vocabulary) == columns and len(vocabulary) == len(columns)
+    assert all(vocabulary[t] == c and t in vocabulary for t, c in columns.items())
+    for missing in ("di", "dijkje", "zz", "0", "één twee", 3):
+        assert missing not in vocabulary and vocabulary.get(missing) is None
+    terms = vocabulary.terms()
+    assert terms == sorted(t for t in columns if t) and terms[0] == "a" and terms[-1] == "één" and len(terms) == 7
