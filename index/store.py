@@ -53,8 +53,8 @@ class Index:
 
     path: Path
     manifest: dict
-    letters: dict[str, Letter]
-    passages: list[Passage]  # or, at scale, index.layout.LazyPassages (read from disk by number)
+    letters: dict[str, Letter]  # or, at scale, index.lazy.LazyLetters (read from disk by id)
+    passages: list[Passage]  # or, at scale, index.lazy.LazyPassages (read from disk by number)
     vectors: object  # faiss index over passage vectors
     sentence_vectors: object | None = None  # faiss index over sentence vectors, or index.layout.DiskVectors
     sentence_owner: np.ndarray | None = None  # (passage number, sentence number) of each sentence vector

@@ -175,3 +175,29 @@ def test_the_compact_vocabulary_is_the_dict_it_was_made_from():
         assert missing not in vocabulary and vocabulary.get(missing) is None
     terms = vocabulary.terms()
     assert terms == sorted(t for t in columns if t) and terms[0] == "a" and terms[-1] == "één" and len(terms) == 7
+
+
+def test_the_app_shows_a_whole_letter_from_the_scale_layout(layouts):
+    import app
+
+    flat, scale = layouts
+    question = "Wat schrijft de minister over de begroting?"
+    _, turns, _ = app.ask(scale, question, [], [], "", "", "", "")
+    choice = turns[-1]["choices"][0][1]
+    assert app.show_letter(scale, choice) == app.show_letter(flat, choice)
+    letter_id, start, _, _ = choice.split("|")
+    with pytest.raises(app.gr.Error, match="not in this index"):
+        app.show_letter(scale, f"{letter_id}|{int(start) + 1}||")
+
+
+def test_kamerqa_index_scale_from_writes_the_layout_and_ask_reads_it(tmp_path, letters_dir, capsys, monkeypatch):
+    from qa.cli import main
+
+    monkeypatch.setenv("KAMERQA_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("KAMERQA_SCALE_FROM", "1")  # the flag's default reads it
+    assert main(["index", "--corpus", str(letters_dir), "--index", str(tmp_path / "ix"), "--model", "fake", "--quiet"]) == 0
+    manifest = json.loads((tmp_path / "ix" / MANIFEST).read_text())
+    assert manifest["scale_from"] == 1 and manifest["sentence_vectors"] == "float16-file"
+    capsys.readouterr()
+    assert main(["ask", "secundaire migratie", "--json", "-k", "2", "--index", str(tmp_path / "ix")]) == 0
+    assert json.loads(capsys.readouterr().out)["hits"][0]["letter_id"] == "brief-migratie"
