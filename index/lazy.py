@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence, ValuesView
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -51,9 +51,15 @@ class JsonRows:
 class LazyLetters(Mapping):
     """Letters by id from letters.jsonl; in memory: their ids (`numbers`: id -> row) and offsets."""
 
-    def __init__(self, file: Path, offsets: np.ndarray, ids: Iterable[str]):
+    def __init__(self, file: Path, offsets: np.ndarray, ids: Iterable[str], meta: Path | None = None):
         self.rows = JsonRows(file, offsets, lambda row: Letter(**row), LETTER_CACHE)
         self.numbers = {letter_id: i for i, letter_id in enumerate(ids)}
+        self.meta = meta  # letter_meta.jsonl, when the index has it
+
+    def headers(self) -> "LetterHeaders":
+        """The letters without their text, streamed (from letter_meta.jsonl: at 1M passages, parsing every
+        letter with its text took ~7 s of a question that needed the letters' senders and dates)."""
+        return LetterHeaders(self)
 
     def __getitem__(self, letter_id: str) -> Letter:
         return self.rows.row(self.numbers[letter_id])
@@ -74,6 +80,33 @@ class LazyLetters(Mapping):
 class _StreamedValues(ValuesView):
     def __iter__(self):
         return self._mapping.rows.stream()
+
+
+class LetterHeaders(Mapping):
+    """Letter id -> the letter with text "", for what reads only the metadata of every letter."""
+
+    def __init__(self, letters: LazyLetters):
+        self.letters, self.numbers = letters, letters.numbers
+
+    def __getitem__(self, letter_id: str) -> Letter:
+        return replace(self.letters[letter_id], text="")
+
+    def __iter__(self):
+        return iter(self.numbers)
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    def values(self) -> ValuesView:
+        return _StreamedHeaders(self)
+
+
+class _StreamedHeaders(ValuesView):
+    def __iter__(self):
+        letters = self._mapping.letters
+        if letters.meta is None:
+            return (replace(letter, text="") for letter in letters.rows.stream())
+        return JsonRows(letters.meta, letters.rows.offsets, lambda row: Letter(**row), 0).stream()
 
 
 class LazyPassages(Sequence):

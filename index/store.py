@@ -25,7 +25,7 @@ import numpy as np
 
 from corpus.models import Letter, Passage
 from index.embed import INT8_SUFFIX, Embedder
-from index.layout import (LETTER_IDS, LETTER_OFFSETS, OFFSETS, PLACES, SCALE_FROM, SENTENCES_F16, DiskVectors,
+from index.layout import (LETTER_IDS, LETTER_META, LETTER_OFFSETS, OFFSETS, PLACES, SCALE_FROM, SENTENCES_F16, DiskVectors,
                           check_letter_table, check_table, passage_from_row, scan_lines, scan_passages, write_letters,
                           write_passages)
 from index.lazy import LazyLetters, LazyPassages
@@ -172,7 +172,8 @@ def lazy_letters(folder: Path, fix: str) -> LazyLetters:
     else:
         offsets, ids = scan_lines(folder / "letters.jsonl", lambda row: row["id"])
     check_letter_table(folder, offsets, ids, fix)
-    return LazyLetters(folder / "letters.jsonl", offsets, ids)
+    meta = folder / LETTER_META
+    return LazyLetters(folder / "letters.jsonl", offsets, ids, meta if meta.exists() else None)
 
 
 def lazy_passages(folder: Path, letters: dict[str, Letter], fix: str) -> LazyPassages:

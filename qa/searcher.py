@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from index.embed import Embedder, load_embedder
-from index.lazy import LazyPassages, LetterColumns, PassageNumbers, PassagesById, letter_columns
+from index.lazy import LazyLetters, LazyPassages, LetterColumns, PassageNumbers, PassagesById, letter_columns
 from index.store import Index, check_model, default_index_dir, load_index, read_manifest
 from qa import hints
 
@@ -38,6 +38,11 @@ class _StoredRows:
         rows = np.asarray(rows, dtype=np.int64)
         found = self.vectors.reconstruct_batch(rows.reshape(-1))
         return found[0] if rows.ndim == 0 else found  # one row for one number, as a matrix gives
+
+
+def _headers(letters):
+    """The letters as read for their metadata only (at scale, without parsing their text)."""
+    return letters.headers() if isinstance(letters, LazyLetters) else letters
 
 
 def is_exact(vectors) -> bool:
@@ -143,12 +148,12 @@ class Searcher:
     @cached_property
     def letter_columns(self) -> LetterColumns:
         """Each letter's date, sender and dossier as codes (what the search filters compare)."""
-        return letter_columns(self.index.letters.values())
+        return letter_columns(_headers(self.index.letters).values())
 
     @cached_property
     def facts(self) -> hints.LetterFacts:
         """The letters' years, months, ministries and signers, for the question's metadata hints."""
-        return hints.letter_facts(self.index.letters, self.index.passages)
+        return hints.letter_facts(_headers(self.index.letters), self.index.passages)
 
     def forget_questions(self) -> None:
         """Empty the question-vector cache (benchmarks time the question's encoding too)."""

@@ -4,6 +4,7 @@ without the offsets file still opens; a damaged offsets or sentence file is a cl
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -55,6 +56,10 @@ def test_lazy_passages_and_letters_equal_the_eager_ones(layouts):
     assert list(scale.letters) == list(flat.letters) and list(scale.letters.values()) == list(flat.letters.values())
     assert all(scale.letters[i] == flat.letters[i] for i in reversed(list(flat.letters)))
     assert "no-such-letter" not in scale.letters and len(scale.letters) == len(flat.letters)
+    headers = [replace(letter, text="") for letter in flat.letters.values()]
+    assert list(scale.letters.headers().values()) == headers  # from letter_meta.jsonl
+    scale.letters.meta = None
+    assert list(scale.letters.headers().values()) == headers  # an index without it: from letters.jsonl
     assert len(scale.passages) == len(flat.passages) and list(scale.passages) == flat.passages
     for i in list(range(len(flat.passages)))[::-1]:  # by number, backwards (not the file's order)
         assert scale.passages[i] == flat.passages[i]
