@@ -122,7 +122,9 @@ class LetterFacts:
 def letter_facts(letters: dict[str, Letter], passages: list[Passage]) -> LetterFacts:
     ministries: dict[str, list[str]] = {}
     names: dict[str, list[str]] = {}
+    dates = []  # letters read from disk are read once
     for letter in letters.values():
+        dates.append(letter.date)
         m = _OFFICE.search(letter.sender)
         if m and len(m.group(1)) >= MIN_MINISTRY_CHARS:
             ministries.setdefault(fold(m.group(1)), []).append(letter.id)
@@ -130,7 +132,6 @@ def letter_facts(letters: dict[str, Letter], passages: list[Passage]) -> LetterF
         for word in re.findall(r"[A-Za-zÀ-ÿ]{4,}", signer.group(1)) if signer else ():
             names.setdefault(fold(word), []).append(letter.id)
     number = getattr(letters, "numbers", None) or {letter_id: i for i, letter_id in enumerate(letters)}
-    dates = [letter.date for letter in letters.values()]
     year = np.array([int(d[:4]) if d[:4].isdigit() else 0 for d in dates], dtype=np.int16)
     month = np.array([int(d[5:7]) if d[5:7].isdigit() else 0 for d in dates], dtype=np.int8)
     letter_of = getattr(passages, "letter_of", None)  # passages read from disk keep their letters' numbers
