@@ -117,9 +117,13 @@ def grown_lexical(real: Searcher, template: np.ndarray, dtype: str):
     csr = sp.csc_matrix((s["data"], s["indices"], s["indptr"]), shape=(n_real, len(s["indptr"]) - 1)).tocsr()
     grown = csr[template].tocsc()
     del csr
-    new = copy.copy(bm25)
-    new.scores = {"data": grown.data.astype(dtype), "indices": grown.indices.astype(np.int32),
-                  "indptr": grown.indptr.astype(np.int64), "num_docs": len(template)}
+    scores = {"data": grown.data.astype(dtype), "indices": grown.indices.astype(np.int32),
+              "indptr": grown.indptr.astype(np.int64), "num_docs": len(template)}
+    if hasattr(bm25, "__dataclass_fields__"):  # index.lexical.SavedBM25 (frozen)
+        new = replace(bm25, scores=scores)
+    else:
+        new = copy.copy(bm25)
+        new.scores = scores
     return replace(real.lexical, bm25=new) if hasattr(real.lexical, "__dataclass_fields__") else new
 
 

@@ -2,7 +2,7 @@
 their offsets and columns in two arrays, ~22 bytes a term where a dict of str -> int took ~117 (the large
 index: 81,569 terms, 9.5 MB). The vocabulary grows with the corpus (a Heaps fit on the large index's
 passages, exponent 0.62, gives ~1M terms at 1M passages: ~117 MB as a dict, ~22 MB here;
-docs/PERFORMANCE.md "The layout at scale")."""
+docs/PERFORMANCE.md "What `kamerqa index` builds at scale")."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
