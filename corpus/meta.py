@@ -22,8 +22,9 @@ _DOSSIER_FOOTER = re.compile(
 _NR = re.compile(r"^\s*Nr\.?\s*(\d+)\s*$", re.MULTILINE | re.IGNORECASE)
 _KENMERK = re.compile(r"(?:Ons\s+)?kenmerk\**\s*[:\n]?\s*(?:\n\s*)?([A-Z0-9][\w./-]{3,40})", re.IGNORECASE)
 _ONDERWERP = re.compile(r"^\s*\**Onderwerp\**[:\s]+(.{3,200})$", re.MULTILINE | re.IGNORECASE)
-_BRIEF_VAN = re.compile(
-    r"BRIEF VAN (?:DE|HET|DEN)\s+((?:MINISTER|STAATSSECRETARIS|MINISTER-PRESIDENT|STAATS-SECRETARIS)[A-ZÀ-Ý ,\-]{0,120})",
+_BRIEF_VAN = re.compile(  # OCR reads "VAN DE MINISTER" as "VAIM DE", "VAN OE", "DE MIMSTER" too
+    r"BRIEF VA(?:N|IM|M) (?:DE|OE|HET|DEN)\s+((?:MINISTERS?|MIMSTERS?|STAATSSECRETARIS|MINISTER-PRESIDENT|STAATS-SECRETARIS)"
+    r"[A-ZÀ-Ý ,\-]{0,120})",
 )
 _SIGNATURE = re.compile(
     r"^[ \t]*De\s+((?:Minister|Staatssecretaris|Minister-President|Eerste Minister)[^\n,]{0,100}),?\s*\n"
@@ -66,7 +67,7 @@ def find_sender(text: str) -> str:
     office, name = "", ""
     m = _BRIEF_VAN.search(text[:4000])
     if m:
-        office = title_case(re.sub(r"(\s+[A-Z])?\s*$", "", re.sub(r"\s+", " ", m.group(1))))
+        office = title_case(re.sub(r"(\s+[A-Z])?\s*$", "", re.sub(r"\s+", " ", m.group(1).replace("MIMSTER", "MINISTER"))))
     signatures = list(_SIGNATURE.finditer(text)) or list(_SIGNATURE_ONE_LINE.finditer(text))
     if signatures:
         sig = signatures[-1]
@@ -215,6 +216,11 @@ def clean_sender(sender: str) -> str:
         return ""
     name = _name(bracket.group(1)) if bracket else ""
     return f"{office} ({name})" if name else office
+
+
+def from_minister(sender: str) -> bool:
+    """Whether `sender` (as `tidy_sender` leaves it) is a minister or state secretary, not e.g. the Rekenkamer."""
+    return bool(_ROLE.match(sender))
 
 
 def tidy_sender(sender: str) -> str:
