@@ -137,7 +137,10 @@ def extract(text: str) -> dict:
 
 # ---- senders: an office and, where known, a name; OCR noise dropped ----------------------------------
 
-_ROLE = re.compile(r"^(Minister-President|Eerste Minister|Ministers|Minister|Staatssecretarissen|Staatssecretaris)\b\.?,?\s*")
+_ROLE = re.compile(r"^(Minister-President|Eerste Minister|Ministers|Minister|Staatssecretarissen|Staatssecretaris)\b\.?,?\s*",
+                   re.IGNORECASE)  # a signature in modern XML reads "minister van ..."
+_GOVERNMENT = re.compile(r"^\s*(De\s+)?(Ministerie|Minister-President|Eerste Minister|Ministers?|Staatssecretaris(sen)?)\b",
+                         re.IGNORECASE)
 # the words of Dutch ministry names since 1814 (office titles are built from these and connectives)
 MINISTRY_WORDS = frozenset("""
 algemene zaken buitenlandse buitenlandsche binnenlandse binnenlandsche justitie financien financiën defensie
@@ -171,7 +174,8 @@ def _office(text: str) -> str:
     role = _ROLE.match(text)
     if not role:
         return ""
-    words, kept = text[role.end():].split(), [role.group(1) + ("," if "," in role.group(0) else "")]
+    title = role.group(1)[0].upper() + role.group(1)[1:]
+    words, kept = text[role.end():].split(), [title + ("," if "," in role.group(0) else "")]
     for word in words:
         bare = word.strip(",.;:")
         if bare.lower() in _CONNECTIVES:
@@ -219,8 +223,9 @@ def clean_sender(sender: str) -> str:
 
 
 def from_minister(sender: str) -> bool:
-    """Whether `sender` (as `tidy_sender` leaves it) is a minister or state secretary, not e.g. the Rekenkamer."""
-    return bool(_ROLE.match(sender))
+    """Whether `sender` (as `tidy_sender` leaves it) is a minister, state secretary or ministry, not e.g. the
+    Rekenkamer, the Kamer or its members."""
+    return bool(_GOVERNMENT.match(sender))
 
 
 def tidy_sender(sender: str) -> str:
