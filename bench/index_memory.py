@@ -89,7 +89,7 @@ def parts_of(searcher: Searcher) -> dict:
         else python_bytes((bm25.vocab_dict, searcher.lexical.vocab)),  # a dict and a tuple of the same strings
         "document_frequency": python_bytes(cached["term_frequency"]) if "term_frequency" in cached else 0,
         **passage_parts(searcher),
-        "hint_facts": facts.year.nbytes + facts.month.nbytes
+        "hint_facts": facts.year.nbytes + facts.month.nbytes + getattr(facts, "unsent", np.zeros(0)).nbytes
         + (0 if isinstance(searcher.passages, LazyPassages) else facts.letter_of.nbytes),  # else a view of places
         "letter_columns": python_bytes(cached["letter_columns"].values) + sum(
             a.nbytes for a in cached["letter_columns"].codes.values()) if "letter_columns" in cached else 0,

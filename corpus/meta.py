@@ -22,8 +22,9 @@ _DOSSIER_FOOTER = re.compile(
 _NR = re.compile(r"^\s*Nr\.?\s*(\d+)\s*$", re.MULTILINE | re.IGNORECASE)
 _KENMERK = re.compile(r"(?:Ons\s+)?kenmerk\**\s*[:\n]?\s*(?:\n\s*)?([A-Z0-9][\w./-]{3,40})", re.IGNORECASE)
 _ONDERWERP = re.compile(r"^\s*\**Onderwerp\**[:\s]+(.{3,200})$", re.MULTILINE | re.IGNORECASE)
-_BRIEF_VAN = re.compile(
-    r"BRIEF VAN (?:DE|HET|DEN)\s+((?:MINISTER|STAATSSECRETARIS|MINISTER-PRESIDENT|STAATS-SECRETARIS)[A-ZÀ-Ý ,\-]{0,120})",
+_BRIEF_VAN = re.compile(  # OCR reads "VAN DE MINISTER" as "VAIM DE", "VAN OE", "DE MIMSTER" too
+    r"BRIEF VA(?:N|IM|M) (?:DE|OE|HET|DEN)\s+((?:MINISTERS?|MIMSTERS?|STAATSSECRETARIS|MINISTER-PRESIDENT|STAATS-SECRETARIS)"
+    r"[A-ZÀ-Ý ,\-]{0,120})",
 )
 _SIGNATURE = re.compile(
     r"^[ \t]*De\s+((?:Minister|Staatssecretaris|Minister-President|Eerste Minister)[^\n,]{0,100}),?\s*\n"
@@ -66,7 +67,7 @@ def find_sender(text: str) -> str:
     office, name = "", ""
     m = _BRIEF_VAN.search(text[:4000])
     if m:
-        office = title_case(re.sub(r"(\s+[A-Z])?\s*$", "", re.sub(r"\s+", " ", m.group(1))))
+        office = title_case(re.sub(r"(\s+[A-Z])?\s*$", "", re.sub(r"\s+", " ", m.group(1).replace("MIMSTER", "MINISTER"))))
     signatures = list(_SIGNATURE.finditer(text)) or list(_SIGNATURE_ONE_LINE.finditer(text))
     if signatures:
         sig = signatures[-1]
@@ -136,7 +137,10 @@ def extract(text: str) -> dict:
 
 # ---- senders: an office and, where known, a name; OCR noise dropped ----------------------------------
 
-_ROLE = re.compile(r"^(Minister-President|Eerste Minister|Ministers|Minister|Staatssecretarissen|Staatssecretaris)\b\.?,?\s*")
+_ROLE = re.compile(r"^(Minister-President|Eerste Minister|Ministers|Minister|Staatssecretarissen|Staatssecretaris)\b\.?,?\s*",
+                   re.IGNORECASE)  # a signature in modern XML reads "minister van ..."
+_GOVERNMENT = re.compile(r"^\s*(De\s+)?(Ministerie|Minister-President|Eerste Minister|Ministers?|Staatssecretaris(sen)?)\b",
+                         re.IGNORECASE)
 # the words of Dutch ministry names since 1814 (office titles are built from these and connectives)
 MINISTRY_WORDS = frozenset("""
 algemene zaken buitenlandse buitenlandsche binnenlandse binnenlandsche justitie financien financiën defensie
@@ -170,7 +174,8 @@ def _office(text: str) -> str:
     role = _ROLE.match(text)
     if not role:
         return ""
-    words, kept = text[role.end():].split(), [role.group(1) + ("," if "," in role.group(0) else "")]
+    title = role.group(1)[0].upper() + role.group(1)[1:]
+    words, kept = text[role.end():].split(), [title + ("," if "," in role.group(0) else "")]
     for word in words:
         bare = word.strip(",.;:")
         if bare.lower() in _CONNECTIVES:
@@ -215,6 +220,12 @@ def clean_sender(sender: str) -> str:
         return ""
     name = _name(bracket.group(1)) if bracket else ""
     return f"{office} ({name})" if name else office
+
+
+def from_minister(sender: str) -> bool:
+    """Whether `sender` (as `tidy_sender` leaves it) is a minister, state secretary or ministry, not e.g. the
+    Rekenkamer, the Kamer or its members."""
+    return bool(_GOVERNMENT.match(sender))
 
 
 def tidy_sender(sender: str) -> str:

@@ -9,7 +9,7 @@ import numpy as np
 
 from rapidfuzz import fuzz, process
 
-from corpus.meta import MONTHS
+from corpus.meta import MONTHS, from_minister
 from corpus.models import Letter, Passage
 from index.lexical import fold
 
@@ -72,6 +72,15 @@ def lexical_weight(question: str) -> float:
 LEXICAL_WEIGHTS = {"en": 0.01, "nl": 0.03, "keywords": 0.05}
 YEAR_BOOST = 0.02
 SENDER_BOOST = 0.01
+# kamerqa answers from ministers' letters: in a collection that also holds the Kamer's own papers (reports,
+# Handelingen, members' bills and questions), a document that no minister or state secretary sent
+# (`corpus.meta.from_minister` of its sender) ranks this far below an equally close letter, as far as a letter
+# of the year a question names ranks above the rest (YEAR_BOOST). In a collection of one kind (all sent, or
+# none) nothing changes. Chosen on the 245 dev questions (the 50 + eval/dev_{nl,en}.jsonl) on the large index
+# (default corpus + sgd/kamerstukken.jsonl), `python -m qa.cli eval --questions ALL --index LARGE`: Hit@1 /
+# English MRR@10 at 0, 0.005, 0.01, 0.02: 0.796 / 0.805, 0.796 / 0.809, 0.800 / 0.818, 0.804 / 0.826; on the
+# default index (6 of 419 documents not from a minister) 0.829 / 0.844 at each (docs/PERFORMANCE.md).
+UNSENT_PENALTY = 0.02
 MIN_MINISTRY_CHARS = 6  # "van Justitie": shorter office names are OCR fragments
 MINISTRY_MATCH = 90  # rapidfuzz partial ratio of a named ministry to the question (typos still match)
 SURNAME_MATCH = 85  # rapidfuzz ratio of a signer's surname to a question word
@@ -113,6 +122,7 @@ class LetterFacts:
     ministry: dict[str, list[str]]
     names: dict[str, list[str]]
     letter_number: dict[str, int] = field(default_factory=dict)  # letter id -> number
+    unsent: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # per letter: no minister sent it
 
     @property
     def surnames(self) -> list[str]:
@@ -122,9 +132,10 @@ class LetterFacts:
 def letter_facts(letters: dict[str, Letter], passages: list[Passage]) -> LetterFacts:
     ministries: dict[str, list[str]] = {}
     names: dict[str, list[str]] = {}
-    dates = []  # letters read from disk are read once
+    dates, unsent = [], []  # letters read from disk are read once
     for letter in letters.values():
         dates.append(letter.date)
+        unsent.append(not from_minister(letter.sender))
         m = _OFFICE.search(letter.sender)
         if m and len(m.group(1)) >= MIN_MINISTRY_CHARS:
             ministries.setdefault(fold(m.group(1)), []).append(letter.id)
@@ -137,7 +148,8 @@ def letter_facts(letters: dict[str, Letter], passages: list[Passage]) -> LetterF
     letter_of = getattr(passages, "letter_of", None)  # passages read from disk keep their letters' numbers
     if letter_of is None:
         letter_of = np.fromiter((number[p.letter_id] for p in passages), dtype=np.int32, count=len(passages))
-    return LetterFacts(year[letter_of], month[letter_of], letter_of, ministries, names, number)
+    unsent = np.array(unsent, dtype=bool)
+    return LetterFacts(year[letter_of], month[letter_of], letter_of, ministries, names, number, unsent)
 
 
 def _named_letters(facts: LetterFacts, question: str) -> set[str]:
@@ -158,9 +170,12 @@ def _named_letters(facts: LetterFacts, question: str) -> set[str]:
 
 def metadata_boost(index, question: str) -> np.ndarray | float:
     """A small bonus for passages of letters that fit what the question names: a year (or the year
-    next to it, since letters answer events of the year before), a month and year, a ministry, a signer."""
+    next to it, since letters answer events of the year before), a month and year, a ministry, a signer;
+    and a small penalty for documents that no minister or state secretary sent (`UNSENT_PENALTY`)."""
     facts: LetterFacts = index.facts
     boost = np.zeros(len(index.passages), dtype=np.float32)
+    if facts.unsent.any() and not facts.unsent.all():
+        boost -= np.where(facts.unsent[facts.letter_of], UNSENT_PENALTY, 0.0).astype(np.float32)
     for year in years(question):
         boost = np.maximum(boost, np.where(facts.year == year, YEAR_BOOST, 0.0))
         boost = np.maximum(boost, np.where(np.abs(facts.year - year) == 1, YEAR_BOOST / 2, 0.0))

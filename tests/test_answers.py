@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from corpus.meta import clean_sender, tidy_sender
+from corpus.meta import clean_sender, find_sender, from_minister, tidy_sender
 from qa import abstain, furniture, lookalike, quote
 from qa.answer import compose_answer, tidy
 from qa.answer_eval import answer_row, quote_matches, score_answers
@@ -32,6 +32,7 @@ MIGRATION = "Wat wil Nederland op het gebied van secundaire migratie?"
     ("Staatssecretaris van Justitie en Veiligheid (Mark Harbers)", "Staatssecretaris van Justitie en Veiligheid (Mark Harbers)"),
     ("Minister van Binnenlandse Zaken. (Aan de Tweede Kamer der Staten-Generaal)", "Minister van Binnenlandse Zaken"),
     ("Minister-President, Ministervan Algemene Zaken, van 16 November 1974,13 100", "Minister-President, Minister van Algemene Zaken"),
+    ("minister van Justitie en Veiligheid; staatssecretaris van Justitie en Veiligheid", "Minister van Justitie en Veiligheid"),
 ])
 def test_a_sender_is_an_office_and_a_name_without_ocr_noise(raw, clean):
     assert clean_sender(raw) == clean
@@ -40,6 +41,27 @@ def test_a_sender_is_an_office_and_a_name_without_ocr_noise(raw, clean):
 def test_a_long_sender_without_an_office_is_dropped_a_short_one_kept():
     assert tidy_sender("Gemeente Delft") == "Gemeente Delft"
     assert tidy_sender("Is Hierorrv Trent Duidelijk Dit Lid Zei de Opvatting van de Bewindsman Te Delen") == ""
+
+
+@pytest.mark.parametrize("letterhead, sender", [  # OCR'd letterheads of the default corpus (sgd-0000023064, ...)
+    ("BRIEF VAIM DE MINISTER VAN DEFENSIE\nAan de Voorzitter", "Minister van Defensie"),
+    ("BRIEF VAN OE MINISTER VAN ONDERWIJS EN WETEN-SCHAPPEN\nAan de Voorzitter", "Minister van Onderwijs en Wetenschappen"),
+    ("BRIEF VAN DE MIMSTER VAN VERKEER EN WATERSTAAT\nAan de Voorzitter", "Minister van Verkeer en Waterstaat"),
+    ("BRIEF VAIM DE MINISTERS VAN JUSTITIE EN VAN BINNEN-LANDSE ZAKEN\nAan", "Ministers van Justitie en van Binnenlandse Zaken"),
+    ("BRIEF VAN DE ALGEMENE REKENKAMER\nAan de Voorzitter", ""),
+])
+def test_a_letterhead_is_read_through_ocr_misreadings(letterhead, sender):
+    assert tidy_sender(find_sender(letterhead)) == sender
+
+
+@pytest.mark.parametrize("sender, minister", [
+    ("Minister van Defensie", True), ("Staatssecretaris voor Justitie en Veiligheid (Mark Harbers)", True),
+    ("De minister van Buitenlandse Zaken, S.A. Blok", True), ("Ministerie van Justitie en Veiligheid", True),
+    ("Algemene Rekenkamer", False), ("Tweede Kamer der Staten-Generaal", False), ("I. (Inge) van Dijk, P.A. Grinwis", False),
+    ("", False),
+])
+def test_a_letter_from_a_minister_is_told_from_the_kamers_papers(sender, minister):
+    assert from_minister(sender) is minister
 
 
 # ---- the question's kind and the sentence's furniture ----------------------------------------------

@@ -123,3 +123,47 @@ def test_one_searcher_answers_from_many_threads_as_from_one(fake_index):
     with ThreadPoolExecutor(8) as pool:
         got = list(pool.map(lambda q: [(h.passage.id, h.score) for h in search(fresh, q, k=3)], questions))
     assert got == expected
+
+
+def test_a_document_no_minister_sent_ranks_below_a_letter_by_the_penalty(tmp_path, letters_dir):
+    """kamerqa answers from ministers' letters: a Kamer report on the same subject (no sender) loses
+    `hints.UNSENT_PENALTY` against the score it has without the question's hints; the letter loses nothing."""
+    from corpus.readers import read_corpus
+    from index.build import build_index
+    from index.embed import fake_embedder
+    from qa import hints
+    from qa.search import open_index
+
+    (letters_dir / "verslag-dijken.txt").write_text(
+        "Tweede Kamer der Staten-Generaal\nZitting 1983-1984\n18 001\nVersterking van de dijken in Noord-Holland\n"
+        "Nr. 8\nVERSLAG VAN DE VASTE COMMISSIE VOOR VERKEER EN WATERSTAAT\nDe commissie besprak de versterking van "
+        "de dijken langs het IJsselmeer in Noord-Holland. Zij vroeg wanneer de dijken gereed zijn en wat de kosten "
+        "van de versterking van de dijken zijn.\n", encoding="utf-8")
+    build_index(read_corpus([letters_dir]).letters, tmp_path / "index", fake_embedder())
+    index = open_index(tmp_path / "index", "fake")
+    assert index.letters["brief-dijken"].sender and not index.letters["verslag-dijken"].sender
+    question = "versterking van de dijken in Noord-Holland"
+    hinted = {h.passage.id: h.score for h in search(index, question, k=10)}
+    plain = {h.passage.id: h.score for h in search(index, question, k=10, retriever="hybrid-plain")}
+    for pid, score in hinted.items():
+        sent = index.letters[index.passages_by_id[pid].letter_id].sender
+        assert plain[pid] - score == pytest.approx(0.0 if sent else hints.UNSENT_PENALTY, abs=1e-6)
+        assert sent or plain[pid] - score > 0.005
+    assert any(pid.startswith("verslag-dijken") for pid in hinted)
+
+
+def test_a_collection_of_one_kind_gets_no_penalty():
+    """All documents from ministers, or none (a user's own letters whose sender is not read): the penalty
+    would shift every score alike and only make the abstention more cautious, so nothing changes."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from qa import hints
+
+    for unsent in ([False, False], [True, True], [True, False]):
+        facts = hints.LetterFacts(np.zeros(4, np.int16), np.zeros(4, np.int8), np.array([0, 0, 1, 1], np.int32),
+                                  {}, {}, {"a": 0, "b": 1}, np.array(unsent))
+        boost = hints.metadata_boost(SimpleNamespace(facts=facts, passages=[None] * 4), "Wat staat erin?")
+        mixed = any(unsent) and not all(unsent)
+        assert np.allclose(boost, [-hints.UNSENT_PENALTY] * 2 + [0, 0] if mixed else 0.0)
