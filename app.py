@@ -225,8 +225,9 @@ def clear():
 # ---- layout ---------------------------------------------------------------------------------------
 
 def build_demo(index, llm: LLMConfig | None = None) -> gr.Blocks:
-    senders = sorted({m.sender for m in index.letters.values() if m.sender})
-    dossiers = sorted({m.dossier for m in index.letters.values() if m.dossier})
+    columns = index.letter_columns  # the distinct senders and dossiers (no letter's text is read)
+    senders = sorted(s for s in columns.values["sender"] if s)
+    dossiers = sorted(d for d in columns.values["dossier"] if d)
     with gr.Blocks(title="kamerqa") as demo:
         gr.Markdown(f"## kamerqa: ask the Kamerbrieven\nAsk in Dutch or English. Every answer sentence is quoted "
                     f"from a letter and cited; check it in the sources panel. {len(index.letters)} letters indexed.")

@@ -36,16 +36,17 @@ def rows(path: Path) -> list[dict]:
     return [passage_row(p) for p in load_index(path).passages]
 
 
-def test_a_rebuild_chunks_only_the_changed_letter_and_equals_a_fresh_build(tmp_path, counted_chunking):
+@pytest.mark.parametrize("scale_from", [None, 1])  # 1: the layout at scale (index.layout), passages read from disk
+def test_a_rebuild_chunks_only_the_changed_letter_and_equals_a_fresh_build(tmp_path, counted_chunking, scale_from):
     write_letters(tmp_path / "corpus", 12)
     letters = read_corpus([tmp_path / "corpus"]).letters
-    build_index(letters, tmp_path / "index", fake_embedder(), cache_path=None)
+    build_index(letters, tmp_path / "index", fake_embedder(), cache_path=None, scale_from=scale_from)
     assert len(counted_chunking) == 12
     counted_chunking.clear()
     new = changed(letters, 5)
-    build_index(new, tmp_path / "index", fake_embedder(), cache_path=None)
+    build_index(new, tmp_path / "index", fake_embedder(), cache_path=None, scale_from=scale_from)
     assert counted_chunking == [new[5].id]
-    build_index(new, tmp_path / "fresh", fake_embedder(), cache_path=None)
+    build_index(new, tmp_path / "fresh", fake_embedder(), cache_path=None, scale_from=scale_from)
     assert rows(tmp_path / "index") == rows(tmp_path / "fresh")
     assert any(p.letter_id == new[5].id and "begroting van dit jaar" in p.text for p in load_index(tmp_path / "index").passages)
 
