@@ -4,6 +4,7 @@ and the last few rows read. Iterating streams the file (nothing is kept)."""
 from __future__ import annotations
 
 import json
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence, ValuesView
 from dataclasses import dataclass, replace
@@ -25,21 +26,24 @@ class JsonRows:
     def __init__(self, file: Path, offsets: np.ndarray, parse, keep: int):
         self.file, self.offsets, self.parse, self.keep = Path(file), offsets, parse, keep
         self.cache: OrderedDict[int, object] = OrderedDict()
+        self.lock = threading.Lock()  # the app answers several questions at once from one index
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
     def row(self, i: int):
-        found = self.cache.get(i)
-        if found is not None:
-            self.cache.move_to_end(i)
-            return found
+        with self.lock:
+            found = self.cache.get(i)
+            if found is not None:
+                self.cache.move_to_end(i)
+                return found
         with open(self.file, "rb") as f:
             f.seek(int(self.offsets[i]))
             found = self.parse(json.loads(f.read(int(self.offsets[i + 1] - self.offsets[i]))))
-        self.cache[i] = found
-        if len(self.cache) > self.keep:
-            self.cache.popitem(last=False)
+        with self.lock:
+            self.cache[i] = found
+            while len(self.cache) > self.keep:
+                self.cache.popitem(last=False)
         return found
 
     def stream(self):

@@ -206,3 +206,14 @@ def test_kamerqa_index_scale_from_writes_the_layout_and_ask_reads_it(tmp_path, l
     capsys.readouterr()
     assert main(["ask", "secundaire migratie", "--json", "-k", "2", "--index", str(tmp_path / "ix")]) == 0
     assert json.loads(capsys.readouterr().out)["hits"][0]["letter_id"] == "brief-migratie"
+
+
+def test_lazy_passages_read_from_many_threads_equal_the_eager_ones(layouts):
+    from concurrent.futures import ThreadPoolExecutor
+
+    flat, scale = layouts
+    scale.passages.rows.keep = 3  # a small cache: passages are evicted while other threads read them
+    numbers = list(range(len(flat.passages))) * 5
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert list(pool.map(scale.passages.__getitem__, numbers)) == [flat.passages[i] for i in numbers]
+    assert len(scale.passages.rows.cache) <= 3
