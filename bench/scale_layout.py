@@ -27,13 +27,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.index_memory import measure  # noqa: E402
-from bench.scale_million import ROUNDS, read_questions, timed  # noqa: E402
+from bench.scale_million import ROUNDS, agreement, exact_dense, read_questions, timed, tops_of  # noqa: E402
 from bench.sentence_ann import exact_sentences  # noqa: E402
 from index.build import EmbeddingCache, choose_faiss_index, embed_with_cache, faiss_kind  # noqa: E402
 from index.documents import passage_document  # noqa: E402
 from index.embed import cache_dir  # noqa: E402
 from index.layout import SENTENCES_F16  # noqa: E402
 from index.store import save_index  # noqa: E402
+from qa import hints  # noqa: E402
+from qa import search as qs  # noqa: E402
 from qa.cli_bench import mixtures  # noqa: E402
 from qa.search import open_index  # noqa: E402
 
@@ -122,7 +124,32 @@ def write_lexical(source: Path, folder: Path, template: np.ndarray) -> None:
     (folder / "params.index.json").write_text(json.dumps({**params, "num_docs": len(template)}))
 
 
-def grow(real, args, log) -> None:
+def exact_agreement(path: Path, vectors: np.ndarray, questions: list[str]) -> float:
+    """Share of exact search's top 10 that search() returns on the index at `path`. Exact = `hybrid_scores`
+    with every passage's and every sentence's cosine (the float16 file streamed; bench/scale_million.py's
+    `exact_dense`) and the index's own BM25 (`qa.search.bm25_scores`, translations included)."""
+    searcher = open_index(path, deep_check=False)
+    folder = path / searcher.manifest["generation"]
+    texts = sorted({hints.content_question(q) for q in questions})
+    row = {t: i for i, t in enumerate(texts)}
+    passage, best = exact_dense(vectors, np.load(folder / SENTENCES_F16, mmap_mode="r"),
+                                np.load(folder / "sentence_owner.npy")[:, 0], np.stack([searcher.query_vector(t) for t in texts]))
+
+    def exact(index, text):
+        dense = qs.PASSAGE_SHARE * passage[row[text]] + (1 - qs.PASSAGE_SHARE) * best[row[text]]
+        lexical = qs.bm25_scores(index, text)
+        top = float(lexical.max()) if lexical.size else 0.0
+        return dense + (hints.lexical_weight(text) * lexical / top if top > 0 else 0.0)
+
+    qs.RETRIEVERS["exact"] = exact
+    try:
+        truth = tops_of(searcher, questions, "exact")
+    finally:
+        del qs.RETRIEVERS["exact"]
+    return agreement(tops_of(searcher, questions), truth)
+
+
+def grow(real, args, log) -> np.ndarray:
     started = time.perf_counter()
     source = real.path / real.manifest["generation"]
     cache = EmbeddingCache(cache_dir() / "embeddings.sqlite", real.embedder.fingerprint)
@@ -155,6 +182,7 @@ def grow(real, args, log) -> None:
                           "scale_from": real.manifest.get("scale_from"), "sentence_vectors": "float16-file"},
                letters, passages, write_arrays)
     log({"step": "written", "folder": str(args.out), "s": round(time.perf_counter() - started, 1)})
+    return vectors
 
 
 def main(argv=None) -> int:
@@ -165,15 +193,24 @@ def main(argv=None) -> int:
     p.add_argument("--questions", type=Path, default=Path(__file__).resolve().parents[2] / "shared/eval/dev_questions.jsonl")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--skip-grow", action="store_true", help="measure the index already in --out")
+    p.add_argument("--agreement-questions", type=Path, help="also the top-10 agreement with exact search on these "
+                   "questions (needs the grown vectors: not with --skip-grow)")
     args = p.parse_args(argv)
 
     def log(row: dict) -> None:
         print(json.dumps(row), flush=True)
+    questions = read_questions(args.questions)
     if not args.skip_grow:
         real = open_index(args.index, deep_check=False)
-        grow(real, args, log)
+        vectors = grow(real, args, log)
         del real
-    questions = read_questions(args.questions)
+        if args.agreement_questions:
+            started = time.perf_counter()
+            judged = read_questions(args.agreement_questions)
+            log({"step": "agreement", "questions": len(judged), "candidates": qs.CANDIDATES,
+                 "passage_nprobe": qs.PASSAGE_NPROBE, "top10_agreement_with_exact": exact_agreement(args.out, vectors, judged),
+                 "s": round(time.perf_counter() - started, 1)})
+        del vectors
     log({"step": "memory", **measure(args.out, questions[:20])})
     searcher = open_index(args.out, deep_check=False)
     figures, _ = timed(searcher, questions, rounds=ROUNDS)
