@@ -1,13 +1,13 @@
 """The index's layout at scale: what keeps an index of a million passages within ~1,000 bytes a passage in
-memory (docs/PERFORMANCE.md, "search() at 1M passages").
+memory (docs/PERFORMANCE.md, "What `kamerqa index` builds at scale": 904 bytes at 1M, bench/scale_layout.py).
 
   passages.jsonl + passage_offsets.npy   passages read from disk by number (index.lazy.LazyPassages): an
                                          int64 byte offset a passage (and the file's end), plus
                                          passage_places.npy (int32 letter number, start) to find one by its id
   letters.jsonl + letter_offsets.npy     letters read from disk by id (index.lazy.LazyLetters), letter_ids.json
                                          their ids, letter_meta.jsonl their metadata (streamed once for the hints)
-  sentences.f16.npy                      sentence vectors as float16, memory-mapped (`DiskVectors`): search
-                                         scores only its top passages' sentences from them (qa.search)
+  sentences.f16.npy (+ sentence_owner.npy sentence vectors as float16, rows read when asked for (`DiskVectors`):
+  memory-mapped)                         search scores only its top passages' sentences from them (qa.search)
 
 An index of fewer than SCALE_FROM vectors keeps today's flat (exact) faiss sentence index and its passages
 as Python objects: that is what the default index's quality figures were measured on.
@@ -27,8 +27,8 @@ from corpus.models import Letter, Passage
 SCALE_FROM = 50_000  # vectors: from here, passage vectors go to IVF-SQ8 (index.build.ANN_THRESHOLD) and sentence
 # vectors to a float16 file on disk instead of a faiss index. Below it an exact flat index costs at most ~75 MB
 # (1,536 bytes a vector) and keeps the default index's figures; above it IVF-SQ8 sentences would cost ~2.2 KB a
-# passage in memory at 5.65 sentences a passage, the float16 file none (bench/scale_million.py: p95 75-95 ms
-# and 95.5 % of exact search's top 10 at 1M passages). From as many passages, passages and letters are read from
+# passage in memory at 5.65 sentences a passage, the float16 file none (bench/scale_layout.py at 1M passages:
+# p95 81-108 ms, 95.9 % of exact search's top 10). From as many passages, passages and letters are read from
 # disk when asked for (in memory, the letters' text alone was 1.8 KB a passage on the large index).
 OFFSETS = "passage_offsets.npy"
 PLACES = "passage_places.npy"
