@@ -18,6 +18,18 @@ from qa.questions import load_questions
 from qa.search import bm25_scores, dense_scores, open_index, query_vector, sentence_matrix
 
 
+CHUNK = 50_000  # sentence rows read at a time from a store that is not one matrix (IVF, float16 file)
+
+
+def all_sentence_cosines(index, v: np.ndarray) -> np.ndarray:
+    """Every sentence's cosine to `v`, from a flat matrix or, chunk by chunk, from rows read on demand."""
+    matrix, n = sentence_matrix(index), len(index.sentence_owner)
+    if isinstance(matrix, np.ndarray):
+        return matrix @ v
+    return np.concatenate([np.asarray(matrix[np.arange(s, min(s + CHUNK, n))], dtype=np.float32) @ v
+                           for s in range(0, n, CHUNK)])
+
+
 def features(index, questions):
     """Per question: passage cosine, best-sentence cosine, BM25 (max-normalised), metadata boost."""
     rows = []
@@ -25,7 +37,7 @@ def features(index, questions):
         v = query_vector(index, q.question)
         passage = dense_scores(index, q.question, v)
         best = passage.copy()
-        np.maximum.at(best, index.sentence_owner[:, 0], sentence_matrix(index) @ v)
+        np.maximum.at(best, index.sentence_owner[:, 0], all_sentence_cosines(index, v))
         lexical = bm25_scores(index, q.question)
         top = lexical.max()
         rows.append({"passage": passage, "sentence": best, "bm25": lexical / top if top > 0 else lexical,
