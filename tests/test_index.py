@@ -167,3 +167,8 @@ def test_a_collection_of_one_kind_gets_no_penalty():
         boost = hints.metadata_boost(SimpleNamespace(facts=facts, passages=[None] * 4), "Wat staat erin?")
         mixed = any(unsent) and not all(unsent)
         assert np.allclose(boost, [-hints.UNSENT_PENALTY] * 2 + [0, 0] if mixed else 0.0)
+    year = np.array([1984, 1990, 1984, 1990], np.int16)  # a question naming a year keeps the penalty
+    facts = hints.LetterFacts(year, np.zeros(4, np.int8), np.array([0, 0, 1, 1], np.int32), {}, {},
+                              {"a": 0, "b": 1}, np.array([True, False]))
+    boost = hints.metadata_boost(SimpleNamespace(facts=facts, passages=[None] * 4), "Wat gebeurde er in 1984?")
+    assert np.allclose(boost, [hints.YEAR_BOOST - hints.UNSENT_PENALTY, -hints.UNSENT_PENALTY, hints.YEAR_BOOST, 0])
