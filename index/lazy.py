@@ -52,7 +52,19 @@ class JsonRows:
                 yield self.parse(json.loads(line))
 
 
-class LazyLetters(Mapping):
+class _ByLetterId(Mapping):
+    """A mapping over the letter ids in `numbers` (id -> row of letters.jsonl)."""
+
+    numbers: dict[str, int]
+
+    def __iter__(self):
+        return iter(self.numbers)
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+
+class LazyLetters(_ByLetterId):
     """Letters by id from letters.jsonl; in memory: their ids (`numbers`: id -> row) and offsets."""
 
     def __init__(self, file: Path, offsets: np.ndarray, ids: Iterable[str], meta: Path | None = None):
@@ -68,12 +80,6 @@ class LazyLetters(Mapping):
     def __getitem__(self, letter_id: str) -> Letter:
         return self.rows.row(self.numbers[letter_id])
 
-    def __iter__(self):
-        return iter(self.numbers)
-
-    def __len__(self) -> int:
-        return len(self.numbers)
-
     def values(self) -> ValuesView:
         return _StreamedValues(self)
 
@@ -86,7 +92,7 @@ class _StreamedValues(ValuesView):
         return self._mapping.rows.stream()
 
 
-class LetterHeaders(Mapping):
+class LetterHeaders(_ByLetterId):
     """Letter id -> the letter with text "", for what reads only the metadata of every letter."""
 
     def __init__(self, letters: LazyLetters):
@@ -94,12 +100,6 @@ class LetterHeaders(Mapping):
 
     def __getitem__(self, letter_id: str) -> Letter:
         return replace(self.letters[letter_id], text="")
-
-    def __iter__(self):
-        return iter(self.numbers)
-
-    def __len__(self) -> int:
-        return len(self.numbers)
 
     def values(self) -> ValuesView:
         return _StreamedHeaders(self)
