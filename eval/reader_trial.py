@@ -51,7 +51,8 @@ def kamervragen_triples(found: list[dict], rng: random.Random) -> list[tuple[str
 
 
 def dev_triples(data, rng: random.Random) -> list[tuple[str, str, str]]:
-    """(question, a gold sentence, one of the two non-gold candidates the sentence model scores highest)."""
+    """(question, a gold sentence, one of the two non-gold candidates the sentence model scores highest).
+    The sentence model is the one in use (fit on all 245), which only chooses these training negatives."""
     out = []
     for case, found, labels in data:
         scores = np.array([quote.sentence_score(s) for s in found])
