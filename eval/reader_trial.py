@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -38,6 +39,7 @@ from qa import quote
 EVAL = Path(__file__).parent
 DEV_SETS = DEV + [EVAL / "dev_nl.jsonl", EVAL / "dev_en.jsonl"]
 KAMERVRAGEN = EVAL.parents[1] / "shared/corpus/sgd/kamerstukken.jsonl"
+QUESTION_WORD = re.compile(r"^(Wat|Welke?|Waarom|Hoe\w*|Wanneer|Wie|Waar\w*|Op welke|In hoeverre|Om welke)\b")
 BATCH, LEARNING_RATE, SCALE = 16, 2e-5, 50.0  # set by hand; SCALE: 1 / temperature of the in-batch softmax
 
 
@@ -192,8 +194,10 @@ def main(argv=None) -> int:
     pairs = [(case["question"], sentence_text(case, s)) for case, found, _ in data for s in found]
     found = groups(args.kamervragen)
     triples = kamervragen_triples(found, random.Random(0))
-    print(f"{len(found)} Kamervragen with their answers ({len({g['doc'] for g in found})} documents), "
-          f"{len(triples)} training triples; {len(data)} dev questions, {len(pairs)} candidate sentences")
+    asking = sum(bool(QUESTION_WORD.match(g["question"])) for g in found)
+    print(f"{len(found)} Kamervragen with their answers ({len({g['doc'] for g in found})} documents; {asking} "
+          f"begin with a question word: wat, waarom, hoeveel ...), {len(triples)} training triples; "
+          f"{len(data)} dev questions, {len(pairs)} candidate sentences")
     print(f"twelve features alone: 5-fold {cross_validated_quotes(data)}; the English set fit on the rest "
           f"{cross_validated_quotes(data, split=source)}")
     model_path = model_info(index.manifest["model"]).path
