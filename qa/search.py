@@ -249,8 +249,8 @@ def filter_mask(index: Searcher, filters: Filters) -> np.ndarray | None:
     if filters.dossier:
         keep &= columns.where("dossier", lambda dossier: re.sub(r"\s", "", filters.dossier) == re.sub(r"\s", "", dossier))
     if filters.letters:
-        keep &= np.isin(np.arange(len(keep)), [facts.letter_number[i] for i in filters.letters if i in facts.letter_number])
-    keep[[facts.letter_number[i] for i in filters.exclude_letters if i in facts.letter_number]] = False
+        keep &= facts.marked(filters.letters)
+    keep &= ~facts.marked(filters.exclude_letters)
     return keep[facts.letter_of]
 
 
