@@ -131,7 +131,7 @@ def train_cross(model_path: str, triples, seed: int = 0):
     return score
 
 
-def untrained(model_path: str, triples=(), seed: int = 0):
+def untrained(model_path: str):
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(model_path, device="cpu")
